@@ -1,0 +1,9 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // HTTP tests listen on real sockets; a generous timeout absorbs a loaded CI machine.
+    testTimeout: 20_000,
+  },
+})

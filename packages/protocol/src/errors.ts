@@ -1,0 +1,54 @@
+/**
+ * @module The closed set of errors the server answers with, and the one table that maps each to
+ * its HTTP status and Matrix `errcode` (contract section 5).
+ */
+
+import type { ErrorBody } from './schemas.ts'
+
+/** Every Matrix error code we put on the wire. */
+export const ErrorCode = {
+  NOT_FOUND: 'M_NOT_FOUND',
+  TOO_LARGE: 'M_TOO_LARGE',
+  LIMIT_EXCEEDED: 'M_LIMIT_EXCEEDED',
+  FORBIDDEN: 'M_FORBIDDEN',
+  CONCURRENT_WRITE: 'M_CONCURRENT_WRITE',
+  INVALID_PARAM: 'M_INVALID_PARAM',
+  MISSING_PARAM: 'M_MISSING_PARAM',
+  UNRECOGNIZED: 'M_UNRECOGNIZED',
+  UNKNOWN: 'M_UNKNOWN',
+} as const
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+/**
+ * Why a request failed. Kinds, not codes, are what the server raises: two kinds can share a Matrix
+ * code with different statuses (an unknown route is 404, an unknown method 405).
+ */
+export const ERRORS = {
+  not_found: { status: 404, errcode: ErrorCode.NOT_FOUND, message: 'Rendezvous not found' },
+  unknown_route: { status: 404, errcode: ErrorCode.UNRECOGNIZED, message: 'Unrecognized request' },
+  method_not_allowed: { status: 405, errcode: ErrorCode.UNRECOGNIZED, message: 'Method not allowed' },
+  precondition_failed: { status: 412, errcode: ErrorCode.CONCURRENT_WRITE, message: 'ETag does not match' },
+  too_large: { status: 413, errcode: ErrorCode.TOO_LARGE, message: 'Payload too large' },
+  rate_limited: { status: 429, errcode: ErrorCode.LIMIT_EXCEEDED, message: 'Too many requests' },
+  server_full: { status: 429, errcode: ErrorCode.LIMIT_EXCEEDED, message: 'Server at capacity, try again later' },
+  forbidden: { status: 403, errcode: ErrorCode.FORBIDDEN, message: 'Forbidden by server policy' },
+  invalid_param: { status: 400, errcode: ErrorCode.INVALID_PARAM, message: 'Invalid request' },
+  missing_param: { status: 400, errcode: ErrorCode.MISSING_PARAM, message: 'Missing parameter' },
+  internal: { status: 500, errcode: ErrorCode.UNKNOWN, message: 'Internal server error' },
+} as const satisfies Record<string, { status: number; errcode: ErrorCode; message: string }>
+export type ErrorKind = keyof typeof ERRORS
+
+/** MSC4108 clients read their own namespaced code on a 412. */
+export const MSC4108_ERRCODE_FIELD = 'org.matrix.msc4108.errcode'
+
+/**
+ * Builds the JSON error body for `kind`. `detail` replaces the default message; `retryAfterMs` is
+ * added for 429s.
+ */
+export function errorBody(kind: ErrorKind, detail?: string, retryAfterMs?: number): ErrorBody {
+  const { errcode, message } = ERRORS[kind]
+  const body: ErrorBody = { errcode, error: detail ?? message }
+  if (retryAfterMs !== undefined) body.retry_after_ms = retryAfterMs
+  if (kind === 'precondition_failed') body[MSC4108_ERRCODE_FIELD] = errcode
+  return body
+}

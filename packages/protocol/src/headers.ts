@@ -1,0 +1,37 @@
+/**
+ * @module Header names and the fixed header values of the contract (sections 3 and 7).
+ */
+
+export const Header = {
+  accessControlAllowHeaders: 'access-control-allow-headers',
+  accessControlAllowMethods: 'access-control-allow-methods',
+  accessControlAllowOrigin: 'access-control-allow-origin',
+  accessControlExposeHeaders: 'access-control-expose-headers',
+  accessControlMaxAge: 'access-control-max-age',
+  allow: 'allow',
+  cacheControl: 'cache-control',
+  contentLength: 'content-length',
+  contentType: 'content-type',
+  etag: 'etag',
+  expires: 'expires',
+  ifMatch: 'if-match',
+  ifNoneMatch: 'if-none-match',
+  lastModified: 'last-modified',
+  location: 'location',
+  pragma: 'pragma',
+  prefer: 'prefer',
+  preferenceApplied: 'preference-applied',
+  retryAfter: 'retry-after',
+  xForwardedFor: 'x-forwarded-for',
+  xForwardedHost: 'x-forwarded-host',
+  xForwardedProto: 'x-forwarded-proto',
+  xMaxBytes: 'x-max-bytes',
+} as const
+
+/** Proxies that cache or compress must leave payloads and ETags alone. */
+export const NO_STORE = 'no-store, no-transform'
+
+export const CORS_ALLOW_METHODS = 'GET, PUT, POST, DELETE'
+export const CORS_ALLOW_HEADERS = 'Content-Type, If-Match, If-None-Match, Prefer'
+export const CORS_EXPOSE_HEADERS =
+  'ETag, Expires, Last-Modified, Location, X-Max-Bytes, Retry-After, Preference-Applied'

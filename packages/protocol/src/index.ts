@@ -1,0 +1,25 @@
+/**
+ * @module @rendezvous/protocol: the wire contract shared by the store, the server and the bench.
+ * Pure functions and constants only; nothing here performs I/O.
+ */
+
+// --- Defaults ---
+export * from './defaults.ts'
+
+// --- Headers ---
+export { Header, NO_STORE, CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS } from './headers.ts'
+export { formatHttpDate, parseHttpDate } from './http-date.ts'
+export {
+  type EntityTag,
+  type EntityTagCondition,
+  type ParsedCondition,
+  MAX_ETAG_LENGTH,
+  conditionMatches,
+  isEntityTag,
+  parseEntityTagCondition,
+} from './entity-tag.ts'
+export { parsePrefer, parsePreferWait } from './prefer.ts'
+
+// --- Bodies and errors ---
+export { CreateResponse, ErrorBody, HealthResponse, RENDEZVOUS_ID_PATTERN, isRendezvousId } from './schemas.ts'
+export { ERRORS, ErrorCode, type ErrorKind, MSC4108_ERRCODE_FIELD, errorBody } from './errors.ts'

@@ -1,0 +1,41 @@
+/**
+ * @module TypeBox schemas of every JSON body on the wire. Each schema is also its type: `Static`
+ * gives the TypeScript type under the same name, so there is no hand-written twin to drift.
+ */
+
+import { Type, type Static } from '@sinclair/typebox'
+
+/** Rendezvous ids: 128 random bits in base64url, exactly 22 characters. */
+export const RENDEZVOUS_ID_PATTERN = '^[A-Za-z0-9_-]{22}$'
+const RENDEZVOUS_ID = new RegExp(RENDEZVOUS_ID_PATTERN)
+
+/** True when `text` has the shape of an id this server issues. */
+export function isRendezvousId(text: string): boolean {
+  return RENDEZVOUS_ID.test(text)
+}
+
+/** `200 OK` body of `POST /` (seed dialect). */
+export const CreateResponse = Type.Object(
+  {
+    id: Type.String({ pattern: RENDEZVOUS_ID_PATTERN }),
+    max_bytes: Type.Integer({ minimum: 0 }),
+    url: Type.String({ pattern: '^https?://' }),
+  },
+  { additionalProperties: false },
+)
+export type CreateResponse = Static<typeof CreateResponse>
+
+/** Body of every 4xx/5xx answer: the Matrix error shape. */
+export const ErrorBody = Type.Object({
+  errcode: Type.String({ pattern: '^M_[A-Z_]+$' }),
+  error: Type.String(),
+  retry_after_ms: Type.Optional(Type.Integer({ minimum: 0 })),
+  'org.matrix.msc4108.errcode': Type.Optional(Type.String()),
+})
+export type ErrorBody = Static<typeof ErrorBody>
+
+/** Body of `GET /health` and `GET /ready`. */
+export const HealthResponse = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('ready'), Type.Literal('draining')]),
+})
+export type HealthResponse = Static<typeof HealthResponse>

@@ -1,0 +1,349 @@
+/**
+ * @module The conformance suite every `RendezvousStore` must pass. A store's own test file calls
+ * `describeStoreConformance` with a factory, then adds tests for what only that store does.
+ */
+
+import { parseEntityTagCondition, type EntityTagCondition } from '@rendezvous/protocol'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Change, Rendezvous, RendezvousStore, StoreLimits } from '../types.ts'
+
+export interface ConformanceOptions {
+  readonly name: string
+  /**
+   * Builds a fresh, empty store with these limits. Expired rendezvous must be reclaimed, and their
+   * subscribers told, within `EXPIRY_GRACE_MS` of expiry.
+   */
+  readonly create: (limits: StoreLimits) => RendezvousStore | Promise<RendezvousStore>
+}
+
+/** How late, after its expiry, a store may tell subscribers that a rendezvous expired. */
+export const EXPIRY_GRACE_MS = 500
+
+const ROOMY: StoreLimits = { ttlMs: 60_000, maxSessions: 100_000, maxTotalBytes: 64 * 1024 * 1024 }
+const ANY: EntityTagCondition = { kind: 'any' }
+
+export function describeStoreConformance({ name, create }: ConformanceOptions): void {
+  describe(`RendezvousStore conformance: ${name}`, () => {
+    const opened: RendezvousStore[] = []
+    async function open(limits: Partial<StoreLimits> = {}): Promise<RendezvousStore> {
+      const store = await create({ ...ROOMY, ...limits })
+      opened.push(store)
+      return store
+    }
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((store) => store.close()))
+    })
+
+    describe('create', () => {
+      it('should issue 22-character base64url ids that never repeat', async () => {
+        const store = await open()
+        const ids = new Set<string>()
+        for (let i = 0; i < 1000; i++) ids.add((await created(store, bytes(''))).id)
+        expect(ids.size).toBe(1000)
+        for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{22}$/)
+      })
+
+      it('should store the payload and content type exactly as given', async () => {
+        const store = await open()
+        const all = Uint8Array.from({ length: 256 }, (_, i) => i)
+        const rz = await created(store, all, 'text/plain')
+        const read = await store.get(rz.id)
+        expect(read?.payload).toEqual(all)
+        expect(read?.contentType).toBe('text/plain')
+      })
+
+      it('should accept an empty payload', async () => {
+        const store = await open()
+        const rz = await created(store, bytes(''))
+        expect((await store.get(rz.id))?.payload.byteLength).toBe(0)
+      })
+
+      it('should fix expiry at creation plus the TTL and stamp last-modified', async () => {
+        const store = await open({ ttlMs: 5000 })
+        const before = Date.now()
+        const rz = await created(store, bytes('x'))
+        const after = Date.now()
+        expect(rz.lastModified).toBeGreaterThanOrEqual(before)
+        expect(rz.lastModified).toBeLessThanOrEqual(after)
+        expect(rz.expiresAt).toBe(rz.lastModified + 5000)
+      })
+
+      it('should give identical payloads on two rendezvous different strong ETags', async () => {
+        const store = await open()
+        const a = await created(store, bytes('same'))
+        const b = await created(store, bytes('same'))
+        expect(a.etag).not.toBe(b.etag)
+        for (const etag of [a.etag, b.etag]) {
+          expect(etag).toMatch(/^"[\x21\x23-\x7e]*"$/)
+          expect(etag.length).toBeLessThanOrEqual(64)
+        }
+      })
+    })
+
+    describe('get', () => {
+      it('should answer null for an id that was never issued', async () => {
+        const store = await open()
+        expect(await store.get('AAAAAAAAAAAAAAAAAAAAAA')).toBeNull()
+      })
+    })
+
+    describe('update', () => {
+      it('should replace payload and content type, issue a new ETag and keep the expiry', async () => {
+        const store = await open()
+        const rz = await created(store, bytes('one'), 'text/plain')
+        const result = await store.update(rz.id, { payload: bytes('two'), contentType: 'application/json', ifMatch: ANY })
+        expect(result.ok).toBe(true)
+        const read = await store.get(rz.id)
+        expect(text(read!.payload)).toBe('two')
+        expect(read!.contentType).toBe('application/json')
+        expect(read!.etag).not.toBe(rz.etag)
+        expect(read!.expiresAt).toBe(rz.expiresAt)
+      })
+
+      it('should issue a new ETag for each write of identical bytes', async () => {
+        const store = await open()
+        const rz = await created(store, bytes('same'))
+        const seen = new Set([rz.etag])
+        for (let i = 0; i < 5; i++) {
+          const result = await store.update(rz.id, { payload: bytes('same'), contentType: 'text/plain', ifMatch: ANY })
+          if (!result.ok) throw new Error(result.reason)
+          seen.add(result.rendezvous.etag)
+        }
+        expect(seen.size).toBe(6)
+      })
+
+      it('should apply when If-Match names the current ETag, strong or weak, alone or in a list', async () => {
+        const store = await open()
+        const rz = await created(store, bytes('v0'))
+        let etag = rz.etag
+        const headers = [(tag: string) => tag, (tag: string) => `W/${tag}`, (tag: string) => `"nope", ${tag}`]
+        for (const header of headers) {
+          const result = await store.update(rz.id, { payload: bytes('v'), contentType: 'text/plain', ifMatch: condition(header(etag)) })
+          expect(result.ok, header(etag)).toBe(true)
+          if (result.ok) etag = result.rendezvous.etag
+        }
+      })
+
+      it('should refuse a stale ETag and leave payload, content type and ETag untouched', async () => {
+        const store = await open()
+        const rz = await created(store, bytes('keep'), 'text/plain')
+        const result = await store.update(rz.id, { payload: bytes('lost'), contentType: 'x/y', ifMatch: condition('"stale"') })
+        expect(result.ok).toBe(false)
+        if (result.ok || result.reason !== 'etag_mismatch') throw new Error('expected etag_mismatch')
+        expect(result.current.etag).toBe(rz.etag)
+        const read = await store.get(rz.id)
+        expect(text(read!.payload)).toBe('keep')
+        expect(read!.contentType).toBe('text/plain')
+        expect(read!.etag).toBe(rz.etag)
+      })
+
+      it('should answer not_found for an unknown id', async () => {
+        const store = await open()
+        const result = await store.update('AAAAAAAAAAAAAAAAAAAAAA', { payload: bytes('x'), contentType: 'text/plain', ifMatch: ANY })
+        expect(result).toEqual({ ok: false, reason: 'not_found' })
+      })
+
+      it('should let exactly one of 100 concurrent writers with the same If-Match win', async () => {
+        const store = await open()
+        const rz = await created(store, bytes('start'))
+        const ifMatch = condition(rz.etag)
+        const results = await Promise.all(
+          Array.from({ length: 100 }, (_, i) =>
+            store.update(rz.id, { payload: bytes(`writer ${i}`), contentType: 'text/plain', ifMatch }),
+          ),
+        )
+        const winners = results.filter((r) => r.ok)
+        expect(winners).toHaveLength(1)
+        expect(results.filter((r) => !r.ok && r.reason === 'etag_mismatch')).toHaveLength(99)
+        const read = await store.get(rz.id)
+        expect(read!.etag).toBe(winners[0]!.ok ? winners[0]!.rendezvous.etag : '')
+      })
+    })
+
+    describe('delete', () => {
+      it('should remove the rendezvous once', async () => {
+        const store = await open()
+        const rz = await created(store, bytes('x'))
+        expect(await store.delete(rz.id)).toBe(true)
+        expect(await store.get(rz.id)).toBeNull()
+        expect(await store.delete(rz.id)).toBe(false)
+        const update = await store.update(rz.id, { payload: bytes('y'), contentType: 'text/plain', ifMatch: ANY })
+        expect(update).toEqual({ ok: false, reason: 'not_found' })
+      })
+    })
+
+    describe('expiry', () => {
+      it('should treat a rendezvous as gone from the moment it expires', async () => {
+        const store = await open({ ttlMs: 150 })
+        const rz = await created(store, bytes('x'))
+        expect(await store.get(rz.id)).not.toBeNull()
+        await sleep(Math.max(0, rz.expiresAt - Date.now()) + 5)
+        expect(await store.get(rz.id)).toBeNull()
+        const update = await store.update(rz.id, { payload: bytes('y'), contentType: 'text/plain', ifMatch: ANY })
+        expect(update).toEqual({ ok: false, reason: 'not_found' })
+        expect(await store.delete(rz.id)).toBe(false)
+      })
+
+      it('should not extend the expiry on writes', async () => {
+        const store = await open({ ttlMs: 200 })
+        const rz = await created(store, bytes('x'))
+        await sleep(100)
+        await store.update(rz.id, { payload: bytes('y'), contentType: 'text/plain', ifMatch: ANY })
+        await sleep(Math.max(0, rz.expiresAt - Date.now()) + 5)
+        expect(await store.get(rz.id)).toBeNull()
+      })
+
+      it('should reclaim expired rendezvous without being asked', async () => {
+        const store = await open({ ttlMs: 100 })
+        for (let i = 0; i < 10; i++) await created(store, bytes('12345'))
+        expect(store.stats()).toMatchObject({ sessions: 10, payloadBytes: 50 })
+        await sleep(100 + EXPIRY_GRACE_MS + 100)
+        expect(store.stats()).toMatchObject({ sessions: 0, payloadBytes: 0 })
+      })
+    })
+
+    describe('capacity', () => {
+      it('should refuse creation beyond maxSessions and never evict a live rendezvous', async () => {
+        const store = await open({ maxSessions: 3 })
+        const live = [await created(store), await created(store), await created(store)]
+        const refused = await store.create({ payload: bytes('x'), contentType: 'text/plain' })
+        expect(refused.ok).toBe(false)
+        if (!refused.ok) expect(refused.retryAfterMs).toBeGreaterThan(0)
+        for (const rz of live) expect(await store.get(rz.id)).not.toBeNull()
+        await store.delete(live[0]!.id)
+        expect((await store.create({ payload: bytes('x'), contentType: 'text/plain' })).ok).toBe(true)
+      })
+
+      it('should refuse creation beyond maxTotalBytes', async () => {
+        const store = await open({ maxTotalBytes: 10 })
+        await created(store, bytes('123456'))
+        expect((await store.create({ payload: bytes('12345'), contentType: 'text/plain' })).ok).toBe(false)
+        expect((await store.create({ payload: bytes('1234'), contentType: 'text/plain' })).ok).toBe(true)
+        expect(store.stats().payloadBytes).toBe(10)
+      })
+
+      it('should refuse an update that grows past maxTotalBytes and leave the payload untouched', async () => {
+        const store = await open({ maxTotalBytes: 10 })
+        const rz = await created(store, bytes('123456'))
+        const grown = await store.update(rz.id, { payload: bytes('12345678901'), contentType: 'text/plain', ifMatch: ANY })
+        expect(grown.ok).toBe(false)
+        if (!grown.ok) expect(grown.reason).toBe('full')
+        const read = await store.get(rz.id)
+        expect(text(read!.payload)).toBe('123456')
+        expect(read!.etag).toBe(rz.etag)
+        const shrunk = await store.update(rz.id, { payload: bytes('12'), contentType: 'text/plain', ifMatch: ANY })
+        expect(shrunk.ok).toBe(true)
+        expect(store.stats().payloadBytes).toBe(2)
+      })
+
+      it('should count sessions and payload bytes through every kind of write', async () => {
+        const store = await open()
+        const a = await created(store, bytes('abc'))
+        await created(store, bytes('de'))
+        expect(store.stats()).toMatchObject({ sessions: 2, payloadBytes: 5 })
+        await store.update(a.id, { payload: bytes('abcdefg'), contentType: 'text/plain', ifMatch: ANY })
+        expect(store.stats()).toMatchObject({ sessions: 2, payloadBytes: 9 })
+        await store.delete(a.id)
+        expect(store.stats()).toMatchObject({ sessions: 1, payloadBytes: 2 })
+      })
+    })
+
+    describe('subscribe', () => {
+      it('should tell subscribers of updates and then of the delete', async () => {
+        const store = await open()
+        const rz = await created(store)
+        const seen: Change[] = []
+        const unsubscribe = store.subscribe(rz.id, (change) => seen.push(change))
+        await store.update(rz.id, { payload: bytes('1'), contentType: 'text/plain', ifMatch: ANY })
+        await store.update(rz.id, { payload: bytes('2'), contentType: 'text/plain', ifMatch: ANY })
+        await store.delete(rz.id)
+        await waitFor(() => seen.length === 3)
+        expect(seen).toEqual(['updated', 'updated', 'deleted'])
+        unsubscribe()
+      })
+
+      it('should wake every subscriber of the id and no other', async () => {
+        const store = await open()
+        const rz = await created(store)
+        const other = await created(store)
+        const woken = new Array<number>(5).fill(0)
+        const unsubscribers = woken.map((_, i) => store.subscribe(rz.id, () => woken[i]!++))
+        let otherWoken = 0
+        unsubscribers.push(store.subscribe(other.id, () => otherWoken++))
+        await store.update(rz.id, { payload: bytes('1'), contentType: 'text/plain', ifMatch: ANY })
+        await waitFor(() => woken.every((n) => n === 1))
+        expect(otherWoken).toBe(0)
+        for (const unsubscribe of unsubscribers) unsubscribe()
+      })
+
+      it('should not tell subscribers of a refused write', async () => {
+        const store = await open()
+        const rz = await created(store)
+        const seen: Change[] = []
+        const unsubscribe = store.subscribe(rz.id, (change) => seen.push(change))
+        await store.update(rz.id, { payload: bytes('1'), contentType: 'text/plain', ifMatch: condition('"stale"') })
+        await sleep(50)
+        expect(seen).toEqual([])
+        unsubscribe()
+      })
+
+      it('should tell subscribers when the rendezvous expires', async () => {
+        const store = await open({ ttlMs: 100 })
+        const rz = await created(store)
+        const seen: Change[] = []
+        const unsubscribe = store.subscribe(rz.id, (change) => seen.push(change))
+        await waitFor(() => seen.length > 0, 100 + EXPIRY_GRACE_MS + 200)
+        expect(seen).toEqual(['expired'])
+        unsubscribe()
+      })
+
+      it('should stop calling after unsubscribe and count subscribers back to zero', async () => {
+        const store = await open()
+        const rz = await created(store)
+        const seen: Change[] = []
+        const unsubscribe = store.subscribe(rz.id, (change) => seen.push(change))
+        expect(store.stats().subscribers).toBe(1)
+        unsubscribe()
+        unsubscribe()
+        expect(store.stats().subscribers).toBe(0)
+        await store.update(rz.id, { payload: bytes('1'), contentType: 'text/plain', ifMatch: ANY })
+        await sleep(50)
+        expect(seen).toEqual([])
+      })
+    })
+  })
+}
+
+// --- Internal helpers ---
+
+async function created(store: RendezvousStore, payload = bytes('hello'), contentType = 'application/octet-stream'): Promise<Rendezvous> {
+  const result = await store.create({ payload, contentType })
+  if (!result.ok) throw new Error(`create refused: ${result.reason}`)
+  return result.rendezvous
+}
+
+function condition(header: string): EntityTagCondition {
+  const parsed = parseEntityTagCondition(header)
+  if (!parsed.ok) throw new Error(parsed.error)
+  return parsed.condition
+}
+
+function bytes(s: string): Uint8Array {
+  return new TextEncoder().encode(s)
+}
+
+function text(b: Uint8Array): string {
+  return new TextDecoder().decode(b)
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+async function waitFor(predicate: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await sleep(5)
+  }
+}
