@@ -11,7 +11,7 @@ import type { EntityTagCondition } from '@rendezvous/protocol'
 export interface Rendezvous {
   /** 128 random bits, base64url. A bearer secret: never log it whole. */
   readonly id: string
-  readonly payload: Uint8Array
+  readonly payload: Uint8Array<ArrayBuffer>
   /** Stored verbatim and echoed verbatim. */
   readonly contentType: string
   /** Strong, quoted entity-tag, unique per rendezvous and per write. */
@@ -24,7 +24,7 @@ export interface Rendezvous {
 
 /** What a create or update writes. */
 export interface Write {
-  readonly payload: Uint8Array
+  readonly payload: Uint8Array<ArrayBuffer>
   readonly contentType: string
 }
 

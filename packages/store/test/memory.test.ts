@@ -13,7 +13,7 @@ describe('MemoryStore', () => {
     const store = new MemoryStore({ ttlMs, maxSessions: 1000, maxTotalBytes: 1 << 20, now: () => now, sweepIntervalMs: 3_600_000 })
     return { store, advance: (ms: number) => (now += ms) }
   }
-  const payload = (s: string) => ({ payload: new TextEncoder().encode(s), contentType: 'text/plain' })
+  const payload = (s: string) => ({ payload: new Uint8Array(new TextEncoder().encode(s)), contentType: 'text/plain' })
 
   it('should answer an expired record as absent even before the sweep runs', async () => {
     const { store, advance } = storeWithClock(1000)

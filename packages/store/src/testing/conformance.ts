@@ -328,8 +328,8 @@ function condition(header: string): EntityTagCondition {
   return parsed.condition
 }
 
-function bytes(s: string): Uint8Array {
-  return new TextEncoder().encode(s)
+function bytes(s: string): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(new TextEncoder().encode(s))
 }
 
 function text(b: Uint8Array): string {

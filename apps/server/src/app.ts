@@ -1,0 +1,83 @@
+/**
+ * @module `createApp({ store, config })` builds the Elysia app. It never listens and never reads the
+ * environment: `main.ts` does that, and tests build apps of their own.
+ */
+
+import { Elysia } from 'elysia'
+import type { RendezvousStore } from '@rendezvous/store'
+import type { ServerConfig } from './config.ts'
+import { type Logger, stderrLogger } from './log.ts'
+import { publicBaseUrl } from './public-url.ts'
+import { rendezvousHandlers } from './rendezvous.ts'
+import { errorResponse, jsonResponse, preflightResponse } from './responses.ts'
+
+export interface AppOptions {
+  readonly store: RendezvousStore
+  readonly config: ServerConfig
+  /** @default JSON lines on stderr */
+  readonly logger?: Logger
+}
+
+const CREATE_ALLOW = 'POST, OPTIONS'
+const RENDEZVOUS_ALLOW = 'GET, HEAD, PUT, DELETE, OPTIONS'
+
+/** Bodies are read by our own size-limited reader, never parsed by the framework. */
+const RAW_BODY = { parse: 'none' } as const
+
+export function createApp({ store, config, logger = stderrLogger }: AppOptions) {
+  const rendezvous = rendezvousHandlers(store, config)
+  const { prefix } = config
+
+  const app = new Elysia()
+    // A CORS preflight gets the same answer on every path, known or not.
+    .onRequest(({ request }) => (request.method === 'OPTIONS' ? preflightResponse() : undefined))
+    .onError(({ code, error }) => {
+      if (code === 'NOT_FOUND') return errorResponse('unknown_route')
+      if (code === 'PARSE' || code === 'VALIDATION') return errorResponse('invalid_param')
+      logger.log('error', 'unhandled error', { code, error: error instanceof Error ? error.message : String(error) })
+      return errorResponse('internal')
+    })
+    .get('/health', () => jsonResponse(200, { status: 'ok' }))
+    .get('/ready', () => jsonResponse(200, { status: 'ready' }))
+
+  // `POST /prefix/` and, for a non-root prefix, `POST /prefix` too; Location stays relative to either.
+  const createRoutes: [path: string, locationBase: string][] = [[prefix, '']]
+  if (prefix !== '/') {
+    const bare = prefix.slice(0, -1)
+    createRoutes.push([bare, `${bare.slice(bare.lastIndexOf('/') + 1)}/`])
+  }
+  for (const [path, locationBase] of createRoutes) {
+    app.all(
+      path,
+      ({ request, server }) =>
+        request.method === 'POST'
+          ? rendezvous.create(request, publicBaseUrl(request, config, server?.requestIP(request)?.address ?? null), locationBase)
+          : errorResponse('method_not_allowed', { allow: CREATE_ALLOW }),
+      RAW_BODY,
+    )
+  }
+
+  app.all(
+    `${prefix}:id`,
+    ({ request, params }) => {
+      // The path is built at run time, so Elysia cannot type its parameters.
+      const id = (params as Record<string, string>)['id'] ?? ''
+      switch (request.method) {
+        case 'GET':
+        case 'HEAD':
+          return rendezvous.read(request, id)
+        case 'PUT':
+          return rendezvous.update(request, id)
+        case 'DELETE':
+          return rendezvous.remove(id)
+        default:
+          return errorResponse('method_not_allowed', { allow: RENDEZVOUS_ALLOW })
+      }
+    },
+    RAW_BODY,
+  )
+
+  return app
+}
+
+export type App = ReturnType<typeof createApp>

@@ -1,0 +1,161 @@
+/**
+ * @module Server configuration: every setting, its environment variable, its flag, its default and
+ * its validation, in one table. `loadConfig` turns environment plus argv into a frozen, validated
+ * `ServerConfig`; it is pure so tests can call it, and only `main.ts` hands it the real process.
+ */
+
+import {
+  DEFAULT_MAX_BYTES,
+  DEFAULT_MAX_SESSIONS,
+  DEFAULT_MAX_TOTAL_BYTES,
+  DEFAULT_MAX_WAITERS,
+  DEFAULT_MAX_WAIT_SECONDS,
+  DEFAULT_TTL_SECONDS,
+} from '@rendezvous/protocol'
+
+/** Who may set X-Forwarded-* headers: nobody, the nearest N hops, or proxies at these addresses. */
+export type TrustProxy =
+  | { readonly kind: 'off' }
+  | { readonly kind: 'hops'; readonly hops: number }
+  | { readonly kind: 'addresses'; readonly addresses: readonly string[] }
+
+export interface ServerConfig {
+  readonly port: number
+  readonly host: string
+  /** Path prefix of the rendezvous endpoints, always starting and ending with `/`. */
+  readonly prefix: string
+  /** Origin (and any path a proxy adds) that clients see, without trailing slash; null = from the request. */
+  readonly publicBaseUrl: string | null
+  readonly ttlSeconds: number
+  readonly maxBytes: number
+  readonly maxSessions: number
+  readonly maxTotalBytes: number
+  readonly maxWaitSeconds: number
+  readonly maxWaiters: number
+  readonly trustProxy: TrustProxy
+}
+
+interface Setting<K extends keyof ServerConfig> {
+  readonly key: K
+  readonly env: string
+  readonly flag: string
+  /** The default as text, parsed like any other value, and shown in `--help` and the README. */
+  readonly default: string
+  readonly help: string
+  /** Returns the value or throws an Error whose message says what is wrong. */
+  readonly parse: (raw: string) => ServerConfig[K]
+}
+
+type AnySetting = { [K in keyof ServerConfig]: Setting<K> }[keyof ServerConfig]
+
+export const SETTINGS: readonly AnySetting[] = [
+  { key: 'port', env: 'PORT', flag: '--port', default: '8080', help: 'TCP port to listen on (0 = any free port)', parse: integer(0, 65_535) },
+  { key: 'host', env: 'HOST', flag: '--host', default: '0.0.0.0', help: 'address to bind', parse: host },
+  { key: 'prefix', env: 'RENDEZVOUS_PREFIX', flag: '--prefix', default: '/', help: 'path prefix of the rendezvous endpoints', parse: prefix },
+  {
+    key: 'publicBaseUrl',
+    env: 'RENDEZVOUS_PUBLIC_BASE_URL',
+    flag: '--public-base-url',
+    default: '',
+    help: 'external base URL put in front of the prefix in returned URLs (empty = from the request Host)',
+    parse: publicBaseUrl,
+  },
+  { key: 'ttlSeconds', env: 'RENDEZVOUS_TTL_SECONDS', flag: '--ttl', default: String(DEFAULT_TTL_SECONDS), help: 'lifetime of a rendezvous in seconds, fixed at creation', parse: integer(1, 86_400) },
+  { key: 'maxBytes', env: 'RENDEZVOUS_MAX_BYTES', flag: '--max-bytes', default: String(DEFAULT_MAX_BYTES), help: 'largest payload in bytes', parse: integer(0, 16 * 1024 * 1024) },
+  { key: 'maxSessions', env: 'RENDEZVOUS_MAX_SESSIONS', flag: '--max-sessions', default: String(DEFAULT_MAX_SESSIONS), help: 'live rendezvous at once', parse: integer(1, 100_000_000) },
+  { key: 'maxTotalBytes', env: 'RENDEZVOUS_MAX_TOTAL_BYTES', flag: '--max-total-bytes', default: String(DEFAULT_MAX_TOTAL_BYTES), help: 'payload bytes held at once', parse: integer(0, Number.MAX_SAFE_INTEGER) },
+  { key: 'maxWaitSeconds', env: 'RENDEZVOUS_MAX_WAIT_SECONDS', flag: '--max-wait', default: String(DEFAULT_MAX_WAIT_SECONDS), help: 'longest long-poll wait in seconds', parse: integer(0, 240) },
+  { key: 'maxWaiters', env: 'RENDEZVOUS_MAX_WAITERS', flag: '--max-waiters', default: String(DEFAULT_MAX_WAITERS), help: 'long-poll requests held at once', parse: integer(0, 10_000_000) },
+  { key: 'trustProxy', env: 'RENDEZVOUS_TRUST_PROXY', flag: '--trust-proxy', default: 'off', help: 'trust X-Forwarded-* from: off, a hop count, or comma-separated proxy addresses', parse: trustProxy },
+]
+
+export type LoadResult =
+  | { readonly kind: 'config'; readonly config: ServerConfig }
+  | { readonly kind: 'help'; readonly text: string }
+  | { readonly kind: 'error'; readonly message: string }
+
+/**
+ * Reads every setting from `argv` flags (`--port 80` or `--port=80`), else `env`, else its default.
+ * Flags win over the environment. The first bad value yields one line naming the setting.
+ */
+export function loadConfig(env: Record<string, string | undefined>, argv: readonly string[]): LoadResult {
+  const flags = new Map<string, string>()
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--help' || arg === '-h') return { kind: 'help', text: helpText() }
+    const eq = arg.indexOf('=')
+    const name = eq < 0 ? arg : arg.slice(0, eq)
+    if (!SETTINGS.some((s) => s.flag === name)) return { kind: 'error', message: `unknown option ${JSON.stringify(name)} (see --help)` }
+    const value = eq < 0 ? argv[++i] : arg.slice(eq + 1)
+    if (value === undefined) return { kind: 'error', message: `option ${name} needs a value` }
+    flags.set(name, value)
+  }
+  const config: Record<string, unknown> = {}
+  for (const setting of SETTINGS) {
+    const raw = flags.get(setting.flag) ?? env[setting.env] ?? setting.default
+    try {
+      config[setting.key] = setting.parse(raw.trim())
+    } catch (error) {
+      const source = flags.has(setting.flag) ? setting.flag : setting.env
+      return { kind: 'error', message: `invalid ${source} ${JSON.stringify(raw)}: ${(error as Error).message}` }
+    }
+  }
+  return { kind: 'config', config: Object.freeze(config as unknown as ServerConfig) }
+}
+
+/** The `--help` text: one line per setting with its flag, variable and default. */
+export function helpText(): string {
+  const lines = ['Usage: bun run server [options]', '', 'Options (flags win over environment variables):']
+  for (const s of SETTINGS) {
+    lines.push(`  ${`${s.flag} <value>`.padEnd(26)} ${s.env.padEnd(28)} ${s.help} (default: ${s.default === '' ? 'none' : s.default})`)
+  }
+  lines.push(`  ${'--help'.padEnd(26)} ${''.padEnd(28)} print this help`)
+  return lines.join('\n')
+}
+
+// --- Parsers ---
+
+function integer(min: number, max: number): (raw: string) => number {
+  return (raw) => {
+    if (!/^\d+$/.test(raw)) throw new Error(`expected a whole number from ${min} to ${max}`)
+    const n = Number(raw)
+    if (n < min || n > max) throw new Error(`expected a whole number from ${min} to ${max}`)
+    return n
+  }
+}
+
+function host(raw: string): string {
+  if (!/^[A-Za-z0-9.:_%[\]-]+$/.test(raw)) throw new Error('expected a host name or IP address')
+  return raw
+}
+
+function prefix(raw: string): string {
+  if (!raw.startsWith('/')) throw new Error('expected a path starting with /')
+  if (!/^(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)*\/?$/.test(raw)) throw new Error('expected plain path segments without empty, "." or ".." parts')
+  if (/\/\.\.?(\/|$)/.test(raw)) throw new Error('expected plain path segments without empty, "." or ".." parts')
+  return raw.endsWith('/') ? raw : `${raw}/`
+}
+
+function publicBaseUrl(raw: string): string | null {
+  if (raw === '') return null
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new Error('expected an absolute http or https URL')
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('expected an absolute http or https URL')
+  if (url.search || url.hash || url.username || url.password) throw new Error('expected no query, fragment or credentials')
+  return url.href.replace(/\/+$/, '')
+}
+
+function trustProxy(raw: string): TrustProxy {
+  const lowered = raw.toLowerCase()
+  if (lowered === 'off' || lowered === 'false' || lowered === '0' || lowered === '') return { kind: 'off' }
+  if (/^\d+$/.test(raw)) return { kind: 'hops', hops: integer(1, 32)(raw) }
+  const addresses = raw.split(',').map((a) => a.trim()).filter((a) => a !== '')
+  if (addresses.length === 0 || !addresses.every((a) => /^[0-9A-Fa-f.:]+$/.test(a))) {
+    throw new Error('expected off, a hop count, or comma-separated IP addresses')
+  }
+  return { kind: 'addresses', addresses }
+}

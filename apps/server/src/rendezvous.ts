@@ -1,0 +1,142 @@
+/**
+ * @module The root dialect's four operations (contract section 2), as plain functions from a
+ * `Request` to a `Response`. No Elysia types here: the app wires them to routes.
+ */
+
+import {
+  DEFAULT_CONTENT_TYPE,
+  type EntityTagCondition,
+  conditionMatches,
+  isRendezvousId,
+  parseEntityTagCondition,
+} from '@rendezvous/protocol'
+import type { RendezvousStore } from '@rendezvous/store'
+import { readBodyWithin } from './body.ts'
+import type { ServerConfig } from './config.ts'
+import {
+  acceptedResponse,
+  errorResponse,
+  jsonResponse,
+  noContentResponse,
+  notModifiedResponse,
+  payloadResponse,
+  rendezvousHeaders,
+} from './responses.ts'
+
+/** Longest Content-Type we store. It is held beside the payload, so it must be bounded too. */
+export const MAX_CONTENT_TYPE_LENGTH = 255
+
+const ANY: EntityTagCondition = { kind: 'any' }
+
+export interface RendezvousHandlers {
+  /**
+   * @param publicBaseUrl origin (plus any proxy path) the client sees, without trailing slash
+   * @param locationBase what goes before the id in the relative `Location`: `""` when the POST URL
+   *   ends in `/`, else its last segment and a slash, so the reference resolves under the prefix
+   */
+  create(request: Request, publicBaseUrl: string, locationBase: string): Promise<Response>
+  read(request: Request, id: string): Promise<Response>
+  update(request: Request, id: string): Promise<Response>
+  remove(id: string): Promise<Response>
+}
+
+export function rendezvousHandlers(store: RendezvousStore, config: ServerConfig): RendezvousHandlers {
+  const { maxBytes, prefix } = config
+
+  async function create(request: Request, publicBaseUrl: string, locationBase: string): Promise<Response> {
+    const contentType = contentTypeOf(request)
+    if (contentType === null) return contentTypeTooLong()
+    const body = await readBodyWithin(request, maxBytes)
+    if (!body.ok) return bodyRefused(body.reason)
+    const result = await store.create({ payload: body.bytes, contentType })
+    if (!result.ok) return errorResponse('server_full', { retryAfterMs: result.retryAfterMs })
+    const { id } = result.rendezvous
+    const headers = rendezvousHeaders(result.rendezvous)
+    headers['location'] = `${locationBase}${id}`
+    headers['x-max-bytes'] = String(maxBytes)
+    return jsonResponse(200, { id, max_bytes: maxBytes, url: `${publicBaseUrl}${prefix}${id}` }, headers)
+  }
+
+  async function read(request: Request, id: string): Promise<Response> {
+    if (!isRendezvousId(id)) return errorResponse('not_found')
+    const ifNoneMatch = conditionHeader(request, 'if-none-match')
+    if (ifNoneMatch instanceof Response) return ifNoneMatch
+    const rendezvous = await store.get(id)
+    if (!rendezvous) return errorResponse('not_found')
+    if (ifNoneMatch && conditionMatches(ifNoneMatch, rendezvous.etag)) return notModifiedResponse(rendezvous)
+    return payloadResponse(rendezvous)
+  }
+
+  async function update(request: Request, id: string): Promise<Response> {
+    if (!isRendezvousId(id)) return errorResponse('not_found')
+    const ifMatch = conditionHeader(request, 'if-match')
+    if (ifMatch instanceof Response) return ifMatch
+    const contentType = contentTypeOf(request)
+    if (contentType === null) return contentTypeTooLong()
+    const current = await store.get(id)
+    if (!current) return errorResponse('not_found')
+    // Fail the precondition before reading a body we would throw away; the store checks again
+    // atomically when it writes.
+    if (ifMatch && !conditionMatches(ifMatch, current.etag)) {
+      return errorResponse('precondition_failed', { rendezvous: current })
+    }
+    const body = await readBodyWithin(request, maxBytes)
+    if (!body.ok) {
+      if (body.reason === 'unreadable') return bodyRefused(body.reason)
+      return errorResponse('too_large', { rendezvous: (await store.get(id)) ?? current, detail: tooLargeDetail(maxBytes) })
+    }
+    const result = await store.update(id, { payload: body.bytes, contentType, ifMatch: ifMatch ?? ANY })
+    if (result.ok) return acceptedResponse(result.rendezvous)
+    switch (result.reason) {
+      case 'not_found':
+        return errorResponse('not_found')
+      case 'etag_mismatch':
+        return errorResponse('precondition_failed', { rendezvous: result.current })
+      case 'full':
+        return errorResponse('server_full', { rendezvous: result.current, retryAfterMs: result.retryAfterMs })
+    }
+  }
+
+  async function remove(id: string): Promise<Response> {
+    if (!isRendezvousId(id)) return errorResponse('not_found')
+    return (await store.delete(id)) ? noContentResponse() : errorResponse('not_found')
+  }
+
+  function bodyRefused(reason: 'too_large' | 'unreadable'): Response {
+    return reason === 'too_large'
+      ? errorResponse('too_large', { detail: tooLargeDetail(maxBytes) })
+      : errorResponse('invalid_param', { detail: 'Request body could not be read' })
+  }
+
+  return { create, read, update, remove }
+}
+
+// --- Internal helpers ---
+
+/**
+ * The parsed `If-Match`/`If-None-Match`, null when absent, or a 400 response when malformed: a
+ * condition we cannot read must not be silently ignored.
+ */
+function conditionHeader(request: Request, name: 'if-match' | 'if-none-match'): EntityTagCondition | null | Response {
+  const value = request.headers.get(name)
+  if (value === null) return null
+  const parsed = parseEntityTagCondition(value)
+  if (parsed.ok) return parsed.condition
+  const header = name === 'if-match' ? 'If-Match' : 'If-None-Match'
+  return errorResponse('invalid_param', { detail: `Malformed ${header} header: ${parsed.error}` })
+}
+
+/** The request's Content-Type verbatim (default octet-stream), or null when unreasonably long. */
+function contentTypeOf(request: Request): string | null {
+  const value = request.headers.get('content-type')
+  if (value === null || value === '') return DEFAULT_CONTENT_TYPE
+  return value.length > MAX_CONTENT_TYPE_LENGTH ? null : value
+}
+
+function contentTypeTooLong(): Response {
+  return errorResponse('invalid_param', { detail: `Content-Type longer than ${MAX_CONTENT_TYPE_LENGTH} characters` })
+}
+
+function tooLargeDetail(maxBytes: number): string {
+  return `Payload larger than ${maxBytes} bytes`
+}

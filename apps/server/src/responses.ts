@@ -1,0 +1,93 @@
+/**
+ * @module Every response the server sends is built here, so the headers the contract puts on all
+ * of them (CORS, no-store) cannot be forgotten on one path.
+ */
+
+import {
+  CORS_ALLOW_HEADERS,
+  CORS_ALLOW_METHODS,
+  CORS_EXPOSE_HEADERS,
+  type ErrorKind,
+  ERRORS,
+  NO_STORE,
+  PREFLIGHT_MAX_AGE_SECONDS,
+  errorBody,
+  formatHttpDate,
+} from '@rendezvous/protocol'
+import type { Rendezvous } from '@rendezvous/store'
+
+type Headers = Record<string, string>
+
+/** On every response: browsers may read it from any origin, and nothing may cache or transform it. */
+function commonHeaders(): Headers {
+  return {
+    'access-control-allow-origin': '*',
+    'access-control-expose-headers': CORS_EXPOSE_HEADERS,
+    'cache-control': NO_STORE,
+    pragma: 'no-cache',
+  }
+}
+
+/** Common headers plus what a client needs about a live rendezvous: ETag, Expires, Last-Modified. */
+export function rendezvousHeaders(rendezvous: Rendezvous): Headers {
+  const headers = commonHeaders()
+  headers['etag'] = rendezvous.etag
+  headers['expires'] = formatHttpDate(rendezvous.expiresAt)
+  headers['last-modified'] = formatHttpDate(rendezvous.lastModified)
+  return headers
+}
+
+/** `200 OK` with the payload bytes exactly and the stored content type verbatim. */
+export function payloadResponse(rendezvous: Rendezvous): Response {
+  const headers = rendezvousHeaders(rendezvous)
+  headers['content-type'] = rendezvous.contentType
+  return new Response(rendezvous.payload, { status: 200, headers })
+}
+
+export function notModifiedResponse(rendezvous: Rendezvous): Response {
+  return new Response(null, { status: 304, headers: rendezvousHeaders(rendezvous) })
+}
+
+/** `202 Accepted` for a PUT: empty, but typed so proxies keep the headers. */
+export function acceptedResponse(rendezvous: Rendezvous): Response {
+  const headers = rendezvousHeaders(rendezvous)
+  headers['content-type'] = 'text/plain'
+  return new Response('', { status: 202, headers })
+}
+
+export function noContentResponse(): Response {
+  return new Response(null, { status: 204, headers: commonHeaders() })
+}
+
+export function jsonResponse(status: number, body: unknown, headers: Headers = commonHeaders()): Response {
+  headers['content-type'] = 'application/json'
+  return new Response(JSON.stringify(body), { status, headers })
+}
+
+export interface ErrorOptions {
+  /** Replaces the default message of the kind. */
+  readonly detail?: string
+  /** A live rendezvous the request was about: its ETag headers go on the error too. */
+  readonly rendezvous?: Rendezvous
+  /** For 429: sent as `Retry-After` (rounded up to seconds) and `retry_after_ms`. */
+  readonly retryAfterMs?: number
+  /** For 405: the methods the path does allow. */
+  readonly allow?: string
+}
+
+/** A JSON error `{ errcode, error }` with the status of its kind (contract section 5). */
+export function errorResponse(kind: ErrorKind, options: ErrorOptions = {}): Response {
+  const headers = options.rendezvous ? rendezvousHeaders(options.rendezvous) : commonHeaders()
+  if (options.retryAfterMs !== undefined) headers['retry-after'] = String(Math.ceil(options.retryAfterMs / 1000))
+  if (options.allow !== undefined) headers['allow'] = options.allow
+  return jsonResponse(ERRORS[kind].status, errorBody(kind, options.detail, options.retryAfterMs), headers)
+}
+
+/** The answer to a CORS preflight, on any path. */
+export function preflightResponse(): Response {
+  const headers = commonHeaders()
+  headers['access-control-allow-methods'] = CORS_ALLOW_METHODS
+  headers['access-control-allow-headers'] = CORS_ALLOW_HEADERS
+  headers['access-control-max-age'] = String(PREFLIGHT_MAX_AGE_SECONDS)
+  return new Response(null, { status: 204, headers })
+}
