@@ -40,22 +40,16 @@ export function createApp({ store, config, logger = stderrLogger }: AppOptions) 
     .get('/health', () => jsonResponse(200, { status: 'ok' }))
     .get('/ready', () => jsonResponse(200, { status: 'ready' }))
 
-  // `POST /prefix/` and, for a non-root prefix, `POST /prefix` too; Location stays relative to either.
-  const createRoutes: [path: string, locationBase: string][] = [[prefix, '']]
-  if (prefix !== '/') {
-    const bare = prefix.slice(0, -1)
-    createRoutes.push([bare, `${bare.slice(bare.lastIndexOf('/') + 1)}/`])
-  }
-  for (const [path, locationBase] of createRoutes) {
-    app.all(
-      path,
-      ({ request, server }) =>
-        request.method === 'POST'
-          ? rendezvous.create(request, publicBaseUrl(request, config, server?.requestIP(request)?.address ?? null), locationBase)
-          : errorResponse('method_not_allowed', { allow: CREATE_ALLOW }),
-      RAW_BODY,
-    )
-  }
+  // Elysia matches `/prefix` and `/prefix/` alike; only the relative Location differs between them.
+  app.all(
+    prefix,
+    ({ request, server }) => {
+      if (request.method !== 'POST') return errorResponse('method_not_allowed', { allow: CREATE_ALLOW })
+      const peerAddress = server?.requestIP(request)?.address ?? null
+      return rendezvous.create(request, publicBaseUrl(request, config, peerAddress), locationBase(request.url))
+    },
+    RAW_BODY,
+  )
 
   app.all(
     `${prefix}:id`,
@@ -81,3 +75,12 @@ export function createApp({ store, config, logger = stderrLogger }: AppOptions) 
 }
 
 export type App = ReturnType<typeof createApp>
+
+/**
+ * What goes before the id in a relative `Location`: nothing when the POST URL's path ends in `/`,
+ * else its last segment and a slash, so that `rz/<id>` resolves against `/rz` to `/rz/<id>`.
+ */
+function locationBase(url: string): string {
+  const { pathname } = new URL(url)
+  return pathname.endsWith('/') ? '' : `${pathname.slice(pathname.lastIndexOf('/') + 1)}/`
+}

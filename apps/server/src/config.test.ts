@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest'
+import { SETTINGS, loadConfig } from './config.ts'
+
+function config(env: Record<string, string> = {}, argv: string[] = []) {
+  const result = loadConfig(env, argv)
+  if (result.kind !== 'config') throw new Error(JSON.stringify(result))
+  return result.config
+}
+
+function error(env: Record<string, string> = {}, argv: string[] = []): string {
+  const result = loadConfig(env, argv)
+  if (result.kind !== 'error') throw new Error(`expected an error, got ${JSON.stringify(result)}`)
+  return result.message
+}
+
+describe('loadConfig', () => {
+  it('should default every setting to the contract table', () => {
+    expect(config()).toEqual({
+      port: 8080,
+      host: '0.0.0.0',
+      prefix: '/',
+      publicBaseUrl: null,
+      ttlSeconds: 120,
+      maxBytes: 10240,
+      maxSessions: 100000,
+      maxTotalBytes: 268435456,
+      maxWaitSeconds: 30,
+      maxWaiters: 50000,
+      trustProxy: { kind: 'off' },
+    })
+  })
+
+  it('should read environment variables and let flags win over them', () => {
+    const env = { PORT: '9000', RENDEZVOUS_TTL_SECONDS: '60', RENDEZVOUS_MAX_BYTES: '2048' }
+    expect(config(env)).toMatchObject({ port: 9000, ttlSeconds: 60, maxBytes: 2048 })
+    expect(config(env, ['--port', '9001', '--ttl=30'])).toMatchObject({ port: 9001, ttlSeconds: 30, maxBytes: 2048 })
+  })
+
+  it('should accept every flag of the table', () => {
+    const argv = SETTINGS.flatMap((s) => [s.flag, s.default])
+    expect(config({}, argv)).toEqual(config())
+  })
+
+  it('should return a frozen config', () => {
+    expect(Object.isFrozen(config())).toBe(true)
+  })
+
+  it('should normalise the prefix to end in a slash and the public URL to not', () => {
+    expect(config({ RENDEZVOUS_PREFIX: '/rz' }).prefix).toBe('/rz/')
+    expect(config({ RENDEZVOUS_PREFIX: '/a/b/' }).prefix).toBe('/a/b/')
+    expect(config({ RENDEZVOUS_PUBLIC_BASE_URL: 'https://rz.example/x/' }).publicBaseUrl).toBe('https://rz.example/x')
+  })
+
+  it('should read trust-proxy as off, a hop count or addresses', () => {
+    expect(config({ RENDEZVOUS_TRUST_PROXY: 'off' }).trustProxy).toEqual({ kind: 'off' })
+    expect(config({ RENDEZVOUS_TRUST_PROXY: '2' }).trustProxy).toEqual({ kind: 'hops', hops: 2 })
+    expect(config({ RENDEZVOUS_TRUST_PROXY: '10.0.0.1, ::1' }).trustProxy).toEqual({ kind: 'addresses', addresses: ['10.0.0.1', '::1'] })
+  })
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ RENDEZVOUS_TTL_SECONDS: '0' }, 'RENDEZVOUS_TTL_SECONDS'],
+    [{ RENDEZVOUS_TTL_SECONDS: '1.5' }, 'RENDEZVOUS_TTL_SECONDS'],
+    [{ RENDEZVOUS_MAX_BYTES: '-1' }, 'RENDEZVOUS_MAX_BYTES'],
+    [{ RENDEZVOUS_MAX_SESSIONS: '0' }, 'RENDEZVOUS_MAX_SESSIONS'],
+    [{ RENDEZVOUS_PREFIX: 'rz' }, 'RENDEZVOUS_PREFIX'],
+    [{ RENDEZVOUS_PREFIX: '/a/../b' }, 'RENDEZVOUS_PREFIX'],
+    [{ RENDEZVOUS_PREFIX: '/a//b' }, 'RENDEZVOUS_PREFIX'],
+    [{ RENDEZVOUS_PUBLIC_BASE_URL: 'ftp://x' }, 'RENDEZVOUS_PUBLIC_BASE_URL'],
+    [{ RENDEZVOUS_PUBLIC_BASE_URL: 'https://x/?q=1' }, 'RENDEZVOUS_PUBLIC_BASE_URL'],
+    [{ RENDEZVOUS_MAX_WAIT_SECONDS: '1000' }, 'RENDEZVOUS_MAX_WAIT_SECONDS'],
+    [{ RENDEZVOUS_TRUST_PROXY: 'proxy.example' }, 'RENDEZVOUS_TRUST_PROXY'],
+    [{ HOST: 'bad host' }, 'HOST'],
+  ])('should refuse %j with one line naming %s', (env, name) => {
+    const message = error(env)
+    expect(message).toContain(name)
+    expect(message).not.toContain('\n')
+  })
+
+  it('should name the flag when the bad value came from a flag', () => {
+    expect(error({}, ['--max-bytes', 'lots'])).toContain('--max-bytes')
+  })
+
+  it('should refuse unknown options and options without a value', () => {
+    expect(error({}, ['--frobnicate'])).toContain('--frobnicate')
+    expect(error({}, ['--port'])).toContain('--port')
+  })
+
+  it('should answer --help with every flag and variable', () => {
+    const result = loadConfig({}, ['--help'])
+    expect(result.kind).toBe('help')
+    if (result.kind !== 'help') return
+    for (const setting of SETTINGS) {
+      expect(result.text).toContain(setting.flag)
+      expect(result.text).toContain(setting.env)
+    }
+  })
+})
