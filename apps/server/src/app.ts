@@ -16,6 +16,27 @@ export interface AppOptions {
   readonly config: ServerConfig
   /** @default JSON lines on stderr */
   readonly logger?: Logger
+  /**
+   * Aborted when the process starts shutting down: held long-polls are answered at once and
+   * `/ready` reports draining. @default never aborted
+   */
+  readonly shutdownSignal?: AbortSignal
+}
+
+/** Bun's upper bound for a connection's idle timeout, in seconds. */
+const BUN_MAX_IDLE_TIMEOUT = 255
+
+/** Options for `app.listen` that follow from the config; main.ts and the tests both use them. */
+export function listenOptions(config: ServerConfig) {
+  return {
+    hostname: config.host,
+    port: config.port,
+    // A held long-poll must outlive its wait: the connection may sit idle that long.
+    idleTimeout: Math.min(BUN_MAX_IDLE_TIMEOUT, config.maxWaitSeconds + 15),
+    // Our own reader enforces max_bytes (with a JSON 413, before or while reading); Bun must not
+    // answer first with a bare 413 of its own.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+  }
 }
 
 const CREATE_ALLOW = 'POST, OPTIONS'
@@ -24,8 +45,8 @@ const RENDEZVOUS_ALLOW = 'GET, HEAD, PUT, DELETE, OPTIONS'
 /** Bodies are read by our own size-limited reader, never parsed by the framework. */
 const RAW_BODY = { parse: 'none' } as const
 
-export function createApp({ store, config, logger = stderrLogger }: AppOptions) {
-  const rendezvous = rendezvousHandlers(store, config)
+export function createApp({ store, config, logger = stderrLogger, shutdownSignal = new AbortController().signal }: AppOptions) {
+  const rendezvous = rendezvousHandlers(store, config, { shutdownSignal })
   const { prefix } = config
 
   const app = new Elysia()
@@ -38,7 +59,9 @@ export function createApp({ store, config, logger = stderrLogger }: AppOptions) 
       return errorResponse('internal')
     })
     .get('/health', () => jsonResponse(200, { status: 'ok' }))
-    .get('/ready', () => jsonResponse(200, { status: 'ready' }))
+    .get('/ready', () =>
+      shutdownSignal.aborted ? jsonResponse(503, { status: 'draining' }) : jsonResponse(200, { status: 'ready' }),
+    )
 
   // Elysia matches `/prefix` and `/prefix/` alike; only the relative Location differs between them.
   app.all(

@@ -4,12 +4,10 @@
  */
 
 import { MemoryStore } from '@rendezvous/store'
-import { createApp } from './app.ts'
+import { createApp, listenOptions } from './app.ts'
 import { loadConfig } from './config.ts'
 import { stderrLogger as logger } from './log.ts'
 
-/** Bun's upper bound for a connection's idle timeout, in seconds. */
-const BUN_MAX_IDLE_TIMEOUT = 255
 /** Time given to requests in flight on shutdown before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 10_000
 
@@ -29,17 +27,9 @@ const store = new MemoryStore({
   maxSessions: config.maxSessions,
   maxTotalBytes: config.maxTotalBytes,
 })
-const app = createApp({ store, config, logger })
-
-app.listen({
-  hostname: config.host,
-  port: config.port,
-  // A held long-poll must outlive its wait; the connection may idle that long.
-  idleTimeout: Math.min(BUN_MAX_IDLE_TIMEOUT, config.maxWaitSeconds + 15),
-  // Our own reader enforces max_bytes (with a JSON 413, before or while reading); Bun must not
-  // answer first with a bare 413 of its own.
-  maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-})
+const draining = new AbortController()
+const app = createApp({ store, config, logger, shutdownSignal: draining.signal })
+app.listen(listenOptions(config))
 logger.log('info', 'listening', {
   url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${app.server?.port}${config.prefix}`,
   store: store.name,
@@ -53,6 +43,8 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true
   logger.log('info', 'shutting down', { signal })
   setTimeout(() => process.exit(0), SHUTDOWN_GRACE_MS).unref()
+  // Answer held long-polls now, then let requests in flight finish.
+  draining.abort()
   await app.stop()
   await store.close()
   process.exit(0)

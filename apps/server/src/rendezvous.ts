@@ -9,8 +9,9 @@ import {
   conditionMatches,
   isRendezvousId,
   parseEntityTagCondition,
+  parsePreferWait,
 } from '@rendezvous/protocol'
-import type { RendezvousStore } from '@rendezvous/store'
+import { type Rendezvous, type RendezvousStore, waitForChange } from '@rendezvous/store'
 import { readBodyWithin } from './body.ts'
 import type { ServerConfig } from './config.ts'
 import {
@@ -28,6 +29,11 @@ export const MAX_CONTENT_TYPE_LENGTH = 255
 
 const ANY: EntityTagCondition = { kind: 'any' }
 
+export interface HandlerOptions {
+  /** Aborts when the server starts shutting down: held long-polls are answered at once. */
+  readonly shutdownSignal: AbortSignal
+}
+
 export interface RendezvousHandlers {
   /**
    * @param publicBaseUrl origin (plus any proxy path) the client sees, without trailing slash
@@ -38,10 +44,13 @@ export interface RendezvousHandlers {
   read(request: Request, id: string): Promise<Response>
   update(request: Request, id: string): Promise<Response>
   remove(id: string): Promise<Response>
+  /** Long-poll GETs being held right now. */
+  heldRequests(): number
 }
 
-export function rendezvousHandlers(store: RendezvousStore, config: ServerConfig): RendezvousHandlers {
-  const { maxBytes, prefix } = config
+export function rendezvousHandlers(store: RendezvousStore, config: ServerConfig, { shutdownSignal }: HandlerOptions): RendezvousHandlers {
+  const { maxBytes, prefix, maxWaitSeconds, maxWaiters } = config
+  let held = 0
 
   async function create(request: Request, publicBaseUrl: string, locationBase: string): Promise<Response> {
     const contentType = contentTypeOf(request)
@@ -63,8 +72,46 @@ export function rendezvousHandlers(store: RendezvousStore, config: ServerConfig)
     if (ifNoneMatch instanceof Response) return ifNoneMatch
     const rendezvous = await store.get(id)
     if (!rendezvous) return errorResponse('not_found')
-    if (ifNoneMatch && conditionMatches(ifNoneMatch, rendezvous.etag)) return notModifiedResponse(rendezvous)
-    return payloadResponse(rendezvous)
+    if (!ifNoneMatch || !conditionMatches(ifNoneMatch, rendezvous.etag)) return payloadResponse(rendezvous)
+    const prefer = request.headers.get('prefer')
+    const wait = prefer === null ? undefined : parsePreferWait(prefer)
+    // Over the bound we answer like a server without the extension: at once, no Preference-Applied.
+    if (wait === undefined || held >= maxWaiters) return notModifiedResponse(rendezvous)
+    return longPoll(request, rendezvous, ifNoneMatch, Math.min(wait, maxWaitSeconds))
+  }
+
+  /**
+   * Holds a GET whose tag is current until the rendezvous changes, goes, or `seconds` pass
+   * (contract section 8). The deadline bounds the wait even if a client's disconnect goes unnoticed.
+   */
+  async function longPoll(request: Request, rendezvous: Rendezvous, known: EntityTagCondition, seconds: number): Promise<Response> {
+    if (seconds === 0 || shutdownSignal.aborted) return withWaitApplied(notModifiedResponse(rendezvous), seconds)
+    held++
+    let outcome
+    try {
+      const signal = AbortSignal.any([request.signal, shutdownSignal])
+      outcome = await waitForChange(store, rendezvous.id, known, { timeoutMs: seconds * 1000, signal })
+    } finally {
+      held--
+    }
+    switch (outcome.kind) {
+      case 'changed':
+        return withWaitApplied(payloadResponse(outcome.rendezvous), seconds)
+      case 'gone':
+        return withWaitApplied(errorResponse('not_found'), seconds)
+      case 'timeout':
+        return withWaitApplied(notModifiedResponse(outcome.rendezvous), seconds)
+      case 'aborted': {
+        // Shutting down: tell the client where things stand now. (When the client itself went
+        // away, nobody reads this answer.)
+        const current = await store.get(rendezvous.id)
+        if (!current) return withWaitApplied(errorResponse('not_found'), seconds)
+        return withWaitApplied(
+          conditionMatches(known, current.etag) ? notModifiedResponse(current) : payloadResponse(current),
+          seconds,
+        )
+      }
+    }
   }
 
   async function update(request: Request, id: string): Promise<Response> {
@@ -108,7 +155,7 @@ export function rendezvousHandlers(store: RendezvousStore, config: ServerConfig)
       : errorResponse('invalid_param', { detail: 'Request body could not be read' })
   }
 
-  return { create, read, update, remove }
+  return { create, read, update, remove, heldRequests: () => held }
 }
 
 // --- Internal helpers ---
@@ -131,6 +178,11 @@ function contentTypeOf(request: Request): string | null {
   const value = request.headers.get('content-type')
   if (value === null || value === '') return DEFAULT_CONTENT_TYPE
   return value.length > MAX_CONTENT_TYPE_LENGTH ? null : value
+}
+
+function withWaitApplied(response: Response, seconds: number): Response {
+  response.headers.set('preference-applied', `wait=${seconds}`)
+  return response
 }
 
 function contentTypeTooLong(): Response {

@@ -5,7 +5,7 @@
 
 import { connect } from 'node:net'
 import { MemoryStore } from '@rendezvous/store'
-import { createApp } from '../src/app.ts'
+import { createApp, listenOptions } from '../src/app.ts'
 import { type ServerConfig, loadConfig } from '../src/config.ts'
 import { silentLogger } from '../src/log.ts'
 
@@ -17,6 +17,8 @@ export interface TestServer {
   readonly port: number
   readonly config: ServerConfig
   readonly store: MemoryStore
+  /** Starts the shutdown sequence of main.ts: held long-polls are answered, /ready says draining. */
+  beginShutdown(): void
   close(): Promise<void>
 }
 
@@ -31,8 +33,9 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     maxTotalBytes: config.maxTotalBytes,
     sweepIntervalMs: 100,
   })
-  const app = createApp({ store, config, logger: silentLogger })
-  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: Number.MAX_SAFE_INTEGER })
+  const shutdown = new AbortController()
+  const app = createApp({ store, config, logger: silentLogger, shutdownSignal: shutdown.signal })
+  app.listen(listenOptions(config))
   const port = app.server!.port!
   const origin = `http://127.0.0.1:${port}`
   return {
@@ -41,6 +44,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     port,
     config,
     store,
+    beginShutdown: () => shutdown.abort(),
     async close() {
       await app.stop(true)
       await store.close()

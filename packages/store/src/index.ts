@@ -18,6 +18,9 @@ export type {
   Write,
 } from './types.ts'
 
+// --- Long-poll ---
+export { type WaitOptions, type WaitOutcome, waitForChange } from './wait-for-change.ts'
+
 // --- Implementations ---
 export { MemoryStore, type MemoryStoreOptions } from './memory.ts'
 

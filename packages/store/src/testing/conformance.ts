@@ -6,6 +6,7 @@
 import { parseEntityTagCondition, type EntityTagCondition } from '@rendezvous/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Change, Rendezvous, RendezvousStore, StoreLimits } from '../types.ts'
+import { waitForChange } from '../wait-for-change.ts'
 
 export interface ConformanceOptions {
   readonly name: string
@@ -309,6 +310,103 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         await store.update(rz.id, { payload: bytes('1'), contentType: 'text/plain', ifMatch: ANY })
         await sleep(50)
         expect(seen).toEqual([])
+      })
+    })
+
+    describe('waitForChange', () => {
+      const known = (etag: string) => condition(etag)
+
+      it('should answer changed at once when the ETag already differs', async () => {
+        const store = await open()
+        const rz = await created(store)
+        const outcome = await waitForChange(store, rz.id, known('"old"'), { timeoutMs: 10_000 })
+        expect(outcome).toEqual({ kind: 'changed', rendezvous: rz })
+        expect(store.stats().subscribers).toBe(0)
+      })
+
+      it('should answer gone at once for an unknown id', async () => {
+        const store = await open()
+        const outcome = await waitForChange(store, 'AAAAAAAAAAAAAAAAAAAAAA', { kind: 'any' }, { timeoutMs: 10_000 })
+        expect(outcome).toEqual({ kind: 'gone' })
+        expect(store.stats().subscribers).toBe(0)
+      })
+
+      it('should wake with the new state when the rendezvous is written', async () => {
+        const store = await open()
+        const rz = await created(store)
+        const waiting = waitForChange(store, rz.id, known(rz.etag), { timeoutMs: 10_000 })
+        await sleep(20)
+        const write = await store.update(rz.id, { payload: bytes('news'), contentType: 'text/plain', ifMatch: ANY })
+        const outcome = await waiting
+        expect(outcome.kind).toBe('changed')
+        if (outcome.kind !== 'changed' || !write.ok) throw new Error('expected a change')
+        expect(outcome.rendezvous.etag).toBe(write.rendezvous.etag)
+        expect(text(outcome.rendezvous.payload)).toBe('news')
+        expect(store.stats().subscribers).toBe(0)
+      })
+
+      it('should wake every waiter of the id on one write', async () => {
+        const store = await open()
+        const rz = await created(store)
+        const waiters = Array.from({ length: 50 }, () => waitForChange(store, rz.id, known(rz.etag), { timeoutMs: 10_000 }))
+        await sleep(20)
+        expect(store.stats().subscribers).toBe(50)
+        await store.update(rz.id, { payload: bytes('all'), contentType: 'text/plain', ifMatch: ANY })
+        const outcomes = await Promise.all(waiters)
+        expect(outcomes.every((o) => o.kind === 'changed')).toBe(true)
+        expect(store.stats().subscribers).toBe(0)
+      })
+
+      it('should answer gone when the rendezvous is deleted during the wait', async () => {
+        const store = await open()
+        const rz = await created(store)
+        const waiting = waitForChange(store, rz.id, known(rz.etag), { timeoutMs: 10_000 })
+        await sleep(20)
+        await store.delete(rz.id)
+        expect(await waiting).toEqual({ kind: 'gone' })
+        expect(store.stats().subscribers).toBe(0)
+      })
+
+      it('should answer gone when the rendezvous expires during the wait', async () => {
+        const store = await open({ ttlMs: 200 })
+        const rz = await created(store)
+        const outcome = await waitForChange(store, rz.id, known(rz.etag), { timeoutMs: 10_000 })
+        expect(outcome).toEqual({ kind: 'gone' })
+        // Its own timer wakes it at the expiry instant, not the store's sweep.
+        expect(Date.now()).toBeGreaterThanOrEqual(rz.expiresAt)
+        expect(Date.now()).toBeLessThan(rz.expiresAt + EXPIRY_GRACE_MS)
+        expect(store.stats().subscribers).toBe(0)
+      })
+
+      it('should answer timeout with the unchanged state once the time is up', async () => {
+        const store = await open()
+        const rz = await created(store)
+        const started = Date.now()
+        const outcome = await waitForChange(store, rz.id, known(rz.etag), { timeoutMs: 150 })
+        expect(Date.now() - started).toBeGreaterThanOrEqual(145)
+        expect(outcome).toEqual({ kind: 'timeout', rendezvous: rz })
+        expect(store.stats().subscribers).toBe(0)
+      })
+
+      it('should keep waiting through a write that leaves a known tag current', async () => {
+        const store = await open()
+        const rz = await created(store)
+        const waiting = waitForChange(store, rz.id, { kind: 'any' }, { timeoutMs: 150 })
+        await store.update(rz.id, { payload: bytes('still *'), contentType: 'text/plain', ifMatch: ANY })
+        const outcome = await waiting
+        expect(outcome.kind).toBe('timeout')
+      })
+
+      it('should answer aborted when the signal fires, and at once when it already has', async () => {
+        const store = await open()
+        const rz = await created(store)
+        const controller = new AbortController()
+        const waiting = waitForChange(store, rz.id, known(rz.etag), { timeoutMs: 10_000, signal: controller.signal })
+        await sleep(20)
+        controller.abort()
+        expect(await waiting).toEqual({ kind: 'aborted' })
+        expect(await waitForChange(store, rz.id, known(rz.etag), { timeoutMs: 10_000, signal: controller.signal })).toEqual({ kind: 'aborted' })
+        expect(store.stats().subscribers).toBe(0)
       })
     })
   })

@@ -1,0 +1,98 @@
+/**
+ * @module The long-poll primitive: wait until a rendezvous no longer carries a known ETag. Built
+ * only on the `RendezvousStore` interface, so every store gets it, and event-driven: it sleeps on a
+ * subscription and a deadline timer, never in a polling loop.
+ */
+
+import { type EntityTagCondition, conditionMatches } from '@rendezvous/protocol'
+import type { Rendezvous, RendezvousStore } from './types.ts'
+
+export type WaitOutcome =
+  /** The ETag moved on: here is the new state. */
+  | { readonly kind: 'changed'; readonly rendezvous: Rendezvous }
+  /** Deleted or expired, before or during the wait. */
+  | { readonly kind: 'gone' }
+  /** The time ran out with nothing new: here is the unchanged state. */
+  | { readonly kind: 'timeout'; readonly rendezvous: Rendezvous }
+  /** The caller gave up (client disconnected, server shutting down). */
+  | { readonly kind: 'aborted' }
+
+export interface WaitOptions {
+  /** Longest wait. The rendezvous's own expiry ends the wait earlier, as `gone`. */
+  readonly timeoutMs: number
+  readonly signal?: AbortSignal
+}
+
+/**
+ * Resolves as soon as rendezvous `id` no longer matches `known` (an `If-None-Match` condition),
+ * is deleted or expires, `timeoutMs` passes, or `signal` aborts. Subscribes before it reads, so a
+ * write landing between the two cannot be missed, and releases its subscription, timer and abort
+ * listener on every path out.
+ *
+ * @example
+ * const outcome = await waitForChange(store, id, { kind: 'tags', tags: [{ weak: false, opaque: etag }] }, { timeoutMs: 30_000, signal })
+ * if (outcome.kind === 'changed') send(outcome.rendezvous.payload)
+ */
+export function waitForChange(
+  store: RendezvousStore,
+  id: string,
+  known: EntityTagCondition,
+  { timeoutMs, signal }: WaitOptions,
+): Promise<WaitOutcome> {
+  return new Promise<WaitOutcome>((resolve, reject) => {
+    let settled = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+
+    const release = () => {
+      settled = true
+      clearTimeout(timer)
+      unsubscribe()
+      signal?.removeEventListener('abort', onAbort)
+    }
+    const settle = (outcome: WaitOutcome) => {
+      if (settled) return
+      release()
+      resolve(outcome)
+    }
+    /** A store fault (never an expected outcome): release everything and pass it on. */
+    const fail = (error: unknown) => {
+      if (settled) return
+      release()
+      reject(error)
+    }
+    /** Reads the current state; settles when it is gone or has moved on. */
+    const readAndDecide = async (): Promise<Rendezvous | undefined> => {
+      const current = await store.get(id)
+      if (settled) return undefined
+      if (!current) return void settle({ kind: 'gone' })
+      if (!conditionMatches(known, current.etag)) return void settle({ kind: 'changed', rendezvous: current })
+      return current
+    }
+    const onAbort = () => settle({ kind: 'aborted' })
+
+    // Subscribe first, read second: nothing written in between can slip past.
+    const unsubscribe = store.subscribe(id, (change) => {
+      // A notification is only a hint to look again: it may be spurious or already outdated.
+      if (change === 'updated') readAndDecide().catch(fail)
+      else settle({ kind: 'gone' })
+    })
+    if (signal?.aborted) return settle({ kind: 'aborted' })
+    signal?.addEventListener('abort', onAbort, { once: true })
+
+    // One timer, for whichever comes first: the deadline or the rendezvous's expiry. Each time it
+    // fires we read again, so an early-firing timer or a clock step only costs one more read.
+    const deadline = Date.now() + timeoutMs
+    const arm = (current: Rendezvous) => {
+      const wakeAt = Math.min(deadline, current.expiresAt)
+      timer = setTimeout(onTimer, Math.max(0, wakeAt - Date.now()))
+    }
+    const onTimer = () => {
+      readAndDecide().then((current) => {
+        if (!current) return
+        if (Date.now() >= deadline) settle({ kind: 'timeout', rendezvous: current })
+        else arm(current)
+      }, fail)
+    }
+    readAndDecide().then((current) => current && arm(current), fail)
+  })
+}
