@@ -1,20 +1,27 @@
 /**
  * @module `createApp({ store, config })` builds the Elysia app. It never listens and never reads the
  * environment: `main.ts` does that, and tests build apps of their own.
+ *
+ * Every request goes through `guarded`, which applies the in-flight bound and the rate limits, and
+ * records metrics and one log line, whatever the outcome.
  */
 
-import { Elysia } from 'elysia'
+import { isRendezvousId } from '@rendezvous/protocol'
 import type { RendezvousStore } from '@rendezvous/store'
+import { Elysia } from 'elysia'
+import { clientAddress, rateLimitKey } from './client-address.ts'
 import type { ServerConfig } from './config.ts'
-import { type Logger, stderrLogger } from './log.ts'
+import { type Logger, idHash, stderrLogger } from './log.ts'
+import { Metrics } from './metrics.ts'
 import { publicBaseUrl } from './public-url.ts'
+import { type RateLimiter, limiterFor } from './rate-limit.ts'
 import { rendezvousHandlers } from './rendezvous.ts'
 import { errorResponse, jsonResponse, preflightResponse } from './responses.ts'
 
 export interface AppOptions {
   readonly store: RendezvousStore
   readonly config: ServerConfig
-  /** @default JSON lines on stderr */
+  /** @default JSON lines on stderr at info */
   readonly logger?: Logger
   /**
    * Aborted when the process starts shutting down: held long-polls are answered at once and
@@ -31,8 +38,9 @@ export function listenOptions(config: ServerConfig) {
   return {
     hostname: config.host,
     port: config.port,
-    // A held long-poll must outlive its wait: the connection may sit idle that long.
-    idleTimeout: Math.min(BUN_MAX_IDLE_TIMEOUT, config.maxWaitSeconds + 15),
+    // A held long-poll must outlive its wait, and a slow body its timeout: the connection may sit
+    // idle that long.
+    idleTimeout: Math.min(BUN_MAX_IDLE_TIMEOUT, Math.max(config.maxWaitSeconds, config.bodyTimeoutSeconds) + 15),
     // Our own reader enforces max_bytes (with a JSON 413, before or while reading); Bun must not
     // answer first with a bare 413 of its own.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
@@ -41,19 +49,84 @@ export function listenOptions(config: ServerConfig) {
 
 const CREATE_ALLOW = 'POST, OPTIONS'
 const RENDEZVOUS_ALLOW = 'GET, HEAD, PUT, DELETE, OPTIONS'
+/** Route labels for metrics and logs: templates, never concrete ids. */
+const CREATE_ROUTE = '/'
+const RENDEZVOUS_ROUTE = '/{id}'
 
 /** Bodies are read by our own size-limited reader, never parsed by the framework. */
 const RAW_BODY = { parse: 'none' } as const
 
+/** What Elysia hands a handler that we use: the request and, when listening, Bun's server. */
+interface RequestContext {
+  readonly request: Request
+  readonly server: { requestIP(request: Request): { address: string } | null } | null
+}
+
 export function createApp({ store, config, logger = stderrLogger, shutdownSignal = new AbortController().signal }: AppOptions) {
-  const rendezvous = rendezvousHandlers(store, config, { shutdownSignal })
-  const { prefix } = config
+  const metrics = new Metrics()
+  const rendezvous = rendezvousHandlers(store, config, { shutdownSignal, onRefusal: (reason) => metrics.refuse(reason) })
+  const createLimiter = limiterFor(config.createRateLimit)
+  const generalLimiter = limiterFor(config.rateLimit)
+  const { prefix, maxInFlight } = config
+  let inFlight = 0
+
+  /**
+   * Runs `work` for a request unless the server is too busy or the client over its budget, then
+   * records the outcome. `id` is the rendezvous the request is about, if any: a refusal still
+   * carries its ETag headers, and the log line carries its hash.
+   */
+  async function guarded(
+    context: RequestContext,
+    route: string,
+    limiter: RateLimiter | null,
+    id: string | null,
+    work: () => Promise<Response> | Response,
+  ): Promise<Response> {
+    const started = performance.now()
+    const { request } = context
+    inFlight++
+    let response: Response | undefined
+    try {
+      // Held long-polls have their own bound and do not crowd out other requests.
+      if (inFlight - rendezvous.heldRequests() > maxInFlight) {
+        metrics.refuse('in_flight')
+        response = errorResponse('rate_limited', { detail: 'Server busy, try again shortly', retryAfterMs: 1000 })
+        return response
+      }
+      if (limiter) {
+        const peer = context.server?.requestIP(request)?.address ?? null
+        const key = rateLimitKey(clientAddress(config.trustProxy, peer, request.headers.get('x-forwarded-for')))
+        const allowed = limiter.take(key)
+        if (!allowed.ok) {
+          metrics.refuse('rate_limited')
+          const live = id !== null && isRendezvousId(id) ? await store.get(id) : null
+          response = errorResponse('rate_limited', { retryAfterMs: allowed.retryAfterMs, rendezvous: live ?? undefined })
+          return response
+        }
+      }
+      response = await work()
+      return response
+    } finally {
+      inFlight--
+      const status = response?.status ?? 500
+      const seconds = (performance.now() - started) / 1000
+      metrics.observe(request.method, route, status, seconds)
+      if (logger.enabled('info')) {
+        const fields: Record<string, unknown> = { method: request.method, route, status, duration_ms: Math.round(seconds * 1e4) / 10 }
+        if (id !== null) fields['id_hash'] = idHash(id)
+        logger.log('info', 'request', fields)
+      }
+    }
+  }
 
   const app = new Elysia()
     // A CORS preflight gets the same answer on every path, known or not.
     .onRequest(({ request }) => (request.method === 'OPTIONS' ? preflightResponse() : undefined))
-    .onError(({ code, error }) => {
-      if (code === 'NOT_FOUND') return errorResponse('unknown_route')
+    .onError(({ code, error, request }) => {
+      if (code === 'NOT_FOUND') {
+        metrics.observe(request.method, 'unknown', 404, 0)
+        return errorResponse('unknown_route')
+      }
       if (code === 'PARSE' || code === 'VALIDATION') return errorResponse('invalid_param')
       logger.log('error', 'unhandled error', { code, error: error instanceof Error ? error.message : String(error) })
       return errorResponse('internal')
@@ -62,34 +135,54 @@ export function createApp({ store, config, logger = stderrLogger, shutdownSignal
     .get('/ready', () =>
       shutdownSignal.aborted ? jsonResponse(503, { status: 'draining' }) : jsonResponse(200, { status: 'ready' }),
     )
+    .get('/metrics', () => {
+      const { sessions, payloadBytes } = store.stats()
+      const gauges = {
+        liveRendezvous: sessions,
+        livePayloadBytes: payloadBytes,
+        heldLongPolls: rendezvous.heldRequests(),
+        inFlight: inFlight - rendezvous.heldRequests(),
+        rateLimitedClients: (createLimiter?.trackedKeys ?? 0) + (generalLimiter?.trackedKeys ?? 0),
+      }
+      const body = metrics.render(gauges, process.memoryUsage())
+      return new Response(body, { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' } })
+    })
 
   // Elysia matches `/prefix` and `/prefix/` alike; only the relative Location differs between them.
   app.all(
     prefix,
-    ({ request, server }) => {
-      if (request.method !== 'POST') return errorResponse('method_not_allowed', { allow: CREATE_ALLOW })
-      const peerAddress = server?.requestIP(request)?.address ?? null
-      return rendezvous.create(request, publicBaseUrl(request, config, peerAddress), locationBase(request.url))
+    (context) => {
+      const { request } = context
+      if (request.method !== 'POST') {
+        return guarded(context, CREATE_ROUTE, generalLimiter, null, () => errorResponse('method_not_allowed', { allow: CREATE_ALLOW }))
+      }
+      return guarded(context, CREATE_ROUTE, createLimiter, null, () => {
+        const peerAddress = context.server?.requestIP(request)?.address ?? null
+        return rendezvous.create(request, publicBaseUrl(request, config, peerAddress), locationBase(request.url))
+      })
     },
     RAW_BODY,
   )
 
   app.all(
     `${prefix}:id`,
-    ({ request, params }) => {
+    (context) => {
+      const { request } = context
       // The path is built at run time, so Elysia cannot type its parameters.
-      const id = (params as Record<string, string>)['id'] ?? ''
-      switch (request.method) {
-        case 'GET':
-        case 'HEAD':
-          return rendezvous.read(request, id)
-        case 'PUT':
-          return rendezvous.update(request, id)
-        case 'DELETE':
-          return rendezvous.remove(id)
-        default:
-          return errorResponse('method_not_allowed', { allow: RENDEZVOUS_ALLOW })
-      }
+      const id = (context.params as Record<string, string>)['id'] ?? ''
+      return guarded(context, RENDEZVOUS_ROUTE, generalLimiter, id, () => {
+        switch (request.method) {
+          case 'GET':
+          case 'HEAD':
+            return rendezvous.read(request, id)
+          case 'PUT':
+            return rendezvous.update(request, id)
+          case 'DELETE':
+            return rendezvous.remove(id)
+          default:
+            return errorResponse('method_not_allowed', { allow: RENDEZVOUS_ALLOW })
+        }
+      })
     },
     RAW_BODY,
   )

@@ -6,7 +6,7 @@
 
 export type BodyResult =
   | { readonly ok: true; readonly bytes: Uint8Array<ArrayBuffer> }
-  | { readonly ok: false; readonly reason: 'too_large' | 'unreadable' }
+  | { readonly ok: false; readonly reason: 'too_large' | 'unreadable' | 'timeout' }
 
 const EMPTY = new Uint8Array(0)
 
@@ -16,16 +16,26 @@ export function declaresTooLarge(request: Request, maxBytes: number): boolean {
   return declared !== null && Number(declared) > maxBytes
 }
 
-export async function readBodyWithin(request: Request, maxBytes: number): Promise<BodyResult> {
+/**
+ * Reads the whole body if it is at most `maxBytes` long and arrives within `timeoutMs`. A slow body
+ * is cancelled at the deadline, dropping whatever had arrived.
+ */
+export async function readBodyWithin(request: Request, maxBytes: number, timeoutMs: number): Promise<BodyResult> {
   if (declaresTooLarge(request, maxBytes)) return { ok: false, reason: 'too_large' }
   const body = request.body
   if (body === null) return { ok: true, bytes: EMPTY }
   const reader = body.getReader()
+  let timedOut = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    reader.cancel().catch(() => {})
+  }, timeoutMs)
   const chunks: Uint8Array[] = []
   let total = 0
   try {
     for (;;) {
       const { done, value } = await reader.read()
+      if (timedOut) return { ok: false, reason: 'timeout' }
       if (done) break
       total += value.byteLength
       if (total > maxBytes) {
@@ -35,7 +45,9 @@ export async function readBodyWithin(request: Request, maxBytes: number): Promis
       chunks.push(value)
     }
   } catch {
-    return { ok: false, reason: 'unreadable' }
+    return { ok: false, reason: timedOut ? 'timeout' : 'unreadable' }
+  } finally {
+    clearTimeout(timer)
   }
   if (chunks.length === 1) return { ok: true, bytes: exactCopy(chunks[0]!) }
   const bytes = new Uint8Array(total)

@@ -27,6 +27,12 @@ describe('loadConfig', () => {
       maxWaitSeconds: 30,
       maxWaiters: 50000,
       trustProxy: { kind: 'off' },
+      rateLimit: { kind: 'bucket', requests: 3000, seconds: 60 },
+      createRateLimit: { kind: 'bucket', requests: 60, seconds: 60 },
+      bodyTimeoutSeconds: 10,
+      maxInFlight: 10000,
+      logLevel: 'info',
+      shutdownGraceSeconds: 10,
     })
   })
 
@@ -51,6 +57,11 @@ describe('loadConfig', () => {
     expect(config({ RENDEZVOUS_PUBLIC_BASE_URL: 'https://rz.example/x/' }).publicBaseUrl).toBe('https://rz.example/x')
   })
 
+  it('should read rate limits as <requests>/<seconds> or off', () => {
+    expect(config({ RENDEZVOUS_RATE_LIMIT: 'off' }).rateLimit).toEqual({ kind: 'off' })
+    expect(config({ RENDEZVOUS_CREATE_RATE_LIMIT: '10/1' }).createRateLimit).toEqual({ kind: 'bucket', requests: 10, seconds: 1 })
+  })
+
   it('should read trust-proxy as off, a hop count or addresses', () => {
     expect(config({ RENDEZVOUS_TRUST_PROXY: 'off' }).trustProxy).toEqual({ kind: 'off' })
     expect(config({ RENDEZVOUS_TRUST_PROXY: '2' }).trustProxy).toEqual({ kind: 'hops', hops: 2 })
@@ -72,6 +83,11 @@ describe('loadConfig', () => {
     [{ RENDEZVOUS_MAX_WAIT_SECONDS: '1000' }, 'RENDEZVOUS_MAX_WAIT_SECONDS'],
     [{ RENDEZVOUS_TRUST_PROXY: 'proxy.example' }, 'RENDEZVOUS_TRUST_PROXY'],
     [{ HOST: 'bad host' }, 'HOST'],
+    [{ RENDEZVOUS_RATE_LIMIT: '10' }, 'RENDEZVOUS_RATE_LIMIT'],
+    [{ RENDEZVOUS_RATE_LIMIT: '0/60' }, 'RENDEZVOUS_RATE_LIMIT'],
+    [{ RENDEZVOUS_CREATE_RATE_LIMIT: '5/0' }, 'RENDEZVOUS_CREATE_RATE_LIMIT'],
+    [{ RENDEZVOUS_LOG_LEVEL: 'loud' }, 'RENDEZVOUS_LOG_LEVEL'],
+    [{ RENDEZVOUS_BODY_TIMEOUT_SECONDS: '0' }, 'RENDEZVOUS_BODY_TIMEOUT_SECONDS'],
   ])('should refuse %j with one line naming %s', (env, name) => {
     const message = error(env)
     expect(message).toContain(name)

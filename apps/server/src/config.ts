@@ -19,6 +19,11 @@ export type TrustProxy =
   | { readonly kind: 'hops'; readonly hops: number }
   | { readonly kind: 'addresses'; readonly addresses: readonly string[] }
 
+/** A token bucket: `requests` at once, refilled at `requests / seconds` per second. */
+export type RateLimit = { readonly kind: 'off' } | { readonly kind: 'bucket'; readonly requests: number; readonly seconds: number }
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'off'
+
 export interface ServerConfig {
   readonly port: number
   readonly host: string
@@ -33,6 +38,17 @@ export interface ServerConfig {
   readonly maxWaitSeconds: number
   readonly maxWaiters: number
   readonly trustProxy: TrustProxy
+  /** Budget per client address for every request except creation (and preflights, health, metrics). */
+  readonly rateLimit: RateLimit
+  /** Budget per client address for creating rendezvous. */
+  readonly createRateLimit: RateLimit
+  /** Longest time a request body may take to arrive. */
+  readonly bodyTimeoutSeconds: number
+  /** Requests being processed at once, held long-polls not counted (they have their own bound). */
+  readonly maxInFlight: number
+  readonly logLevel: LogLevel
+  /** Longest time shutdown waits for requests in flight before exiting anyway. */
+  readonly shutdownGraceSeconds: number
 }
 
 interface Setting<K extends keyof ServerConfig> {
@@ -67,6 +83,12 @@ export const SETTINGS: readonly AnySetting[] = [
   { key: 'maxWaitSeconds', env: 'RENDEZVOUS_MAX_WAIT_SECONDS', flag: '--max-wait', default: String(DEFAULT_MAX_WAIT_SECONDS), help: 'longest long-poll wait in seconds', parse: integer(0, 240) },
   { key: 'maxWaiters', env: 'RENDEZVOUS_MAX_WAITERS', flag: '--max-waiters', default: String(DEFAULT_MAX_WAITERS), help: 'long-poll requests held at once', parse: integer(0, 10_000_000) },
   { key: 'trustProxy', env: 'RENDEZVOUS_TRUST_PROXY', flag: '--trust-proxy', default: 'off', help: 'trust X-Forwarded-* from: off, a hop count, or comma-separated proxy addresses', parse: trustProxy },
+  { key: 'rateLimit', env: 'RENDEZVOUS_RATE_LIMIT', flag: '--rate-limit', default: '3000/60', help: 'requests per client address other than creation, as <requests>/<seconds> or off', parse: rateLimit },
+  { key: 'createRateLimit', env: 'RENDEZVOUS_CREATE_RATE_LIMIT', flag: '--create-rate-limit', default: '60/60', help: 'creations per client address, as <requests>/<seconds> or off', parse: rateLimit },
+  { key: 'bodyTimeoutSeconds', env: 'RENDEZVOUS_BODY_TIMEOUT_SECONDS', flag: '--body-timeout', default: '10', help: 'seconds a request body may take to arrive', parse: integer(1, 3600) },
+  { key: 'maxInFlight', env: 'RENDEZVOUS_MAX_IN_FLIGHT', flag: '--max-in-flight', default: '10000', help: 'requests processed at once (long-polls not counted)', parse: integer(1, 10_000_000) },
+  { key: 'logLevel', env: 'RENDEZVOUS_LOG_LEVEL', flag: '--log-level', default: 'info', help: 'debug, info (one line per request), warn, error or off', parse: logLevel },
+  { key: 'shutdownGraceSeconds', env: 'RENDEZVOUS_SHUTDOWN_GRACE_SECONDS', flag: '--shutdown-grace', default: '10', help: 'seconds shutdown waits for requests in flight', parse: integer(0, 3600) },
 ]
 
 export type LoadResult =
@@ -147,6 +169,25 @@ function publicBaseUrl(raw: string): string | null {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('expected an absolute http or https URL')
   if (url.search || url.hash || url.username || url.password) throw new Error('expected no query, fragment or credentials')
   return url.href.replace(/\/+$/, '')
+}
+
+function rateLimit(raw: string): RateLimit {
+  if (raw.toLowerCase() === 'off') return { kind: 'off' }
+  const match = /^(\d+)\/(\d+)$/.exec(raw)
+  const requests = Number(match?.[1])
+  const seconds = Number(match?.[2])
+  if (!match || requests < 1 || seconds < 1 || requests > 1e9 || seconds > 86_400) {
+    throw new Error('expected <requests>/<seconds> with whole numbers (e.g. 60/60), or off')
+  }
+  return { kind: 'bucket', requests, seconds }
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'off']
+
+function logLevel(raw: string): LogLevel {
+  const level = LOG_LEVELS.find((l) => l === raw.toLowerCase())
+  if (!level) throw new Error(`expected one of ${LOG_LEVELS.join(', ')}`)
+  return level
 }
 
 function trustProxy(raw: string): TrustProxy {

@@ -1,15 +1,15 @@
 /**
  * @module The process entry point: the only place that reads the environment and argv, touches
- * Bun's server, listens, and handles signals.
+ * Bun's server and stderr, listens, and handles signals.
  */
 
 import { MemoryStore } from '@rendezvous/store'
 import { createApp, listenOptions } from './app.ts'
 import { loadConfig } from './config.ts'
-import { stderrLogger as logger } from './log.ts'
+import { jsonLogger } from './log.ts'
 
-/** Time given to requests in flight on shutdown before the process exits anyway. */
-const SHUTDOWN_GRACE_MS = 10_000
+/** How often buffered log lines reach stderr. */
+const LOG_FLUSH_MS = 100
 
 const loaded = loadConfig(process.env, process.argv.slice(2))
 if (loaded.kind === 'help') {
@@ -21,6 +21,12 @@ if (loaded.kind === 'error') {
   process.exit(2)
 }
 const { config } = loaded
+
+// One log line per request is cheap only when buffered: lines collect in a sink flushed every 100 ms.
+const stderr = Bun.stderr.writer()
+const flushLogs = setInterval(() => stderr.flush(), LOG_FLUSH_MS)
+flushLogs.unref()
+const logger = jsonLogger(config.logLevel, (line) => void stderr.write(line))
 
 const store = new MemoryStore({
   ttlMs: config.ttlSeconds * 1000,
@@ -36,18 +42,24 @@ logger.log('info', 'listening', {
   ttl_seconds: config.ttlSeconds,
   max_bytes: config.maxBytes,
 })
+stderr.flush()
 
 let stopping = false
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return
   stopping = true
-  logger.log('info', 'shutting down', { signal })
-  setTimeout(() => process.exit(0), SHUTDOWN_GRACE_MS).unref()
-  // Answer held long-polls now, then let requests in flight finish.
+  logger.log('info', 'shutting down', { signal, grace_seconds: config.shutdownGraceSeconds })
+  const exit = () => {
+    stderr.flush()
+    process.exit(0)
+  }
+  setTimeout(exit, config.shutdownGraceSeconds * 1000).unref()
+  // Answer held long-polls now and report draining, then stop accepting and let requests in
+  // flight finish.
   draining.abort()
   await app.stop()
   await store.close()
-  process.exit(0)
+  exit()
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'))
 process.on('SIGINT', () => void shutdown('SIGINT'))

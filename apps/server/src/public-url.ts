@@ -3,19 +3,8 @@
  * taken from the request; X-Forwarded-Proto/Host count only when they come from a trusted proxy.
  */
 
-import type { ServerConfig, TrustProxy } from './config.ts'
-
-/** True when the peer that sent this request is a proxy we were told to trust. */
-export function isTrustedProxy(trust: TrustProxy, peerAddress: string | null): boolean {
-  switch (trust.kind) {
-    case 'off':
-      return false
-    case 'hops':
-      return true
-    case 'addresses':
-      return peerAddress !== null && trust.addresses.includes(normalizeAddress(peerAddress))
-  }
-}
+import { isTrustedProxy } from './client-address.ts'
+import type { ServerConfig } from './config.ts'
 
 /** `https://host[:port][/path]` without trailing slash. */
 export function publicBaseUrl(request: Request, config: ServerConfig, peerAddress: string | null): string {
@@ -37,9 +26,4 @@ function firstListValue(value: string | null): string | null {
   if (value === null) return null
   const first = value.split(',')[0]!.trim().toLowerCase()
   return first === '' ? null : first
-}
-
-/** Bun reports IPv4 peers on a dual-stack socket as `::ffff:a.b.c.d`. */
-function normalizeAddress(address: string): string {
-  return address.startsWith('::ffff:') ? address.slice(7) : address
 }

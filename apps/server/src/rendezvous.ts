@@ -32,6 +32,8 @@ const ANY: EntityTagCondition = { kind: 'any' }
 export interface HandlerOptions {
   /** Aborts when the server starts shutting down: held long-polls are answered at once. */
   readonly shutdownSignal: AbortSignal
+  /** Told of every request refused to protect the server (for metrics). */
+  readonly onRefusal: (reason: 'capacity' | 'body_timeout') => void
 }
 
 export interface RendezvousHandlers {
@@ -48,17 +50,25 @@ export interface RendezvousHandlers {
   heldRequests(): number
 }
 
-export function rendezvousHandlers(store: RendezvousStore, config: ServerConfig, { shutdownSignal }: HandlerOptions): RendezvousHandlers {
+export function rendezvousHandlers(
+  store: RendezvousStore,
+  config: ServerConfig,
+  { shutdownSignal, onRefusal }: HandlerOptions,
+): RendezvousHandlers {
   const { maxBytes, prefix, maxWaitSeconds, maxWaiters } = config
+  const bodyTimeoutMs = config.bodyTimeoutSeconds * 1000
   let held = 0
 
   async function create(request: Request, publicBaseUrl: string, locationBase: string): Promise<Response> {
     const contentType = contentTypeOf(request)
     if (contentType === null) return contentTypeTooLong()
-    const body = await readBodyWithin(request, maxBytes)
+    const body = await readBodyWithin(request, maxBytes, bodyTimeoutMs)
     if (!body.ok) return bodyRefused(body.reason)
     const result = await store.create({ payload: body.bytes, contentType })
-    if (!result.ok) return errorResponse('server_full', { retryAfterMs: result.retryAfterMs })
+    if (!result.ok) {
+      onRefusal('capacity')
+      return errorResponse('server_full', { retryAfterMs: result.retryAfterMs })
+    }
     const { id } = result.rendezvous
     const headers = rendezvousHeaders(result.rendezvous)
     headers['location'] = `${locationBase}${id}`
@@ -127,9 +137,9 @@ export function rendezvousHandlers(store: RendezvousStore, config: ServerConfig,
     if (ifMatch && !conditionMatches(ifMatch, current.etag)) {
       return errorResponse('precondition_failed', { rendezvous: current })
     }
-    const body = await readBodyWithin(request, maxBytes)
+    const body = await readBodyWithin(request, maxBytes, bodyTimeoutMs)
     if (!body.ok) {
-      if (body.reason === 'unreadable') return bodyRefused(body.reason)
+      if (body.reason !== 'too_large') return bodyRefused(body.reason)
       return errorResponse('too_large', { rendezvous: (await store.get(id)) ?? current, detail: tooLargeDetail(maxBytes) })
     }
     const result = await store.update(id, { payload: body.bytes, contentType, ifMatch: ifMatch ?? ANY })
@@ -140,6 +150,7 @@ export function rendezvousHandlers(store: RendezvousStore, config: ServerConfig,
       case 'etag_mismatch':
         return errorResponse('precondition_failed', { rendezvous: result.current })
       case 'full':
+        onRefusal('capacity')
         return errorResponse('server_full', { rendezvous: result.current, retryAfterMs: result.retryAfterMs })
     }
   }
@@ -149,10 +160,16 @@ export function rendezvousHandlers(store: RendezvousStore, config: ServerConfig,
     return (await store.delete(id)) ? noContentResponse() : errorResponse('not_found')
   }
 
-  function bodyRefused(reason: 'too_large' | 'unreadable'): Response {
-    return reason === 'too_large'
-      ? errorResponse('too_large', { detail: tooLargeDetail(maxBytes) })
-      : errorResponse('invalid_param', { detail: 'Request body could not be read' })
+  function bodyRefused(reason: 'too_large' | 'unreadable' | 'timeout'): Response {
+    switch (reason) {
+      case 'too_large':
+        return errorResponse('too_large', { detail: tooLargeDetail(maxBytes) })
+      case 'timeout':
+        onRefusal('body_timeout')
+        return errorResponse('request_timeout')
+      case 'unreadable':
+        return errorResponse('invalid_param', { detail: 'Request body could not be read' })
+    }
   }
 
   return { create, read, update, remove, heldRequests: () => held }

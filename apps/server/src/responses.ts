@@ -4,6 +4,7 @@
  */
 
 import {
+  CONTENT_SECURITY_POLICY,
   CORS_ALLOW_HEADERS,
   CORS_ALLOW_METHODS,
   CORS_EXPOSE_HEADERS,
@@ -18,13 +19,19 @@ import type { Rendezvous } from '@rendezvous/store'
 
 type Headers = Record<string, string>
 
-/** On every response: browsers may read it from any origin, and nothing may cache or transform it. */
+/**
+ * On every response: browsers may read it from any origin, nothing may cache or transform it, and
+ * nothing in it may run or be sniffed as another type.
+ */
 function commonHeaders(): Headers {
   return {
     'access-control-allow-origin': '*',
     'access-control-expose-headers': CORS_EXPOSE_HEADERS,
     'cache-control': NO_STORE,
     pragma: 'no-cache',
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'content-security-policy': CONTENT_SECURITY_POLICY,
   }
 }
 

@@ -7,7 +7,7 @@ import { connect } from 'node:net'
 import { MemoryStore } from '@rendezvous/store'
 import { createApp, listenOptions } from '../src/app.ts'
 import { type ServerConfig, loadConfig } from '../src/config.ts'
-import { silentLogger } from '../src/log.ts'
+import { type Logger, silentLogger } from '../src/log.ts'
 
 export interface TestServer {
   /** `http://127.0.0.1:<port>` without trailing slash. */
@@ -22,9 +22,15 @@ export interface TestServer {
   close(): Promise<void>
 }
 
-/** Starts a server from the defaults, overridden by `env` (the same variables main.ts reads). */
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const loaded = loadConfig({ HOST: '127.0.0.1', PORT: '0', ...env }, [])
+/**
+ * Starts a server from the defaults, overridden by `env` (the same variables main.ts reads). Rate
+ * limits are off unless `env` turns them on: tests of other behaviour send bursts no client would.
+ */
+export async function startServer(env: Record<string, string> = {}, logger: Logger = silentLogger): Promise<TestServer> {
+  const loaded = loadConfig(
+    { HOST: '127.0.0.1', PORT: '0', RENDEZVOUS_RATE_LIMIT: 'off', RENDEZVOUS_CREATE_RATE_LIMIT: 'off', ...env },
+    [],
+  )
   if (loaded.kind !== 'config') throw new Error(`bad test config: ${JSON.stringify(loaded)}`)
   const { config } = loaded
   const store = new MemoryStore({
@@ -34,7 +40,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     sweepIntervalMs: 100,
   })
   const shutdown = new AbortController()
-  const app = createApp({ store, config, logger: silentLogger, shutdownSignal: shutdown.signal })
+  const app = createApp({ store, config, logger, shutdownSignal: shutdown.signal })
   app.listen(listenOptions(config))
   const port = app.server!.port!
   const origin = `http://127.0.0.1:${port}`

@@ -31,6 +31,7 @@ export const ERRORS = {
   too_large: { status: 413, errcode: ErrorCode.TOO_LARGE, message: 'Payload too large' },
   rate_limited: { status: 429, errcode: ErrorCode.LIMIT_EXCEEDED, message: 'Too many requests' },
   server_full: { status: 429, errcode: ErrorCode.LIMIT_EXCEEDED, message: 'Server at capacity, try again later' },
+  request_timeout: { status: 408, errcode: ErrorCode.UNKNOWN, message: 'Request body not received in time' },
   forbidden: { status: 403, errcode: ErrorCode.FORBIDDEN, message: 'Forbidden by server policy' },
   invalid_param: { status: 400, errcode: ErrorCode.INVALID_PARAM, message: 'Invalid request' },
   missing_param: { status: 400, errcode: ErrorCode.MISSING_PARAM, message: 'Missing parameter' },

@@ -31,6 +31,12 @@ export const Header = {
 /** Proxies that cache or compress must leave payloads and ETags alone. */
 export const NO_STORE = 'no-store, no-transform'
 
+/**
+ * Sent with every API response: a payload opened in a browser tab can run nothing, load nothing
+ * and is never sniffed into HTML.
+ */
+export const CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox"
+
 export const CORS_ALLOW_METHODS = 'GET, PUT, POST, DELETE'
 export const CORS_ALLOW_HEADERS = 'Content-Type, If-Match, If-None-Match, Prefer'
 export const CORS_EXPOSE_HEADERS =

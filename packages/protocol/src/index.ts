@@ -7,7 +7,7 @@
 export * from './defaults.ts'
 
 // --- Headers ---
-export { Header, NO_STORE, CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS } from './headers.ts'
+export { Header, NO_STORE, CONTENT_SECURITY_POLICY, CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS } from './headers.ts'
 export { formatHttpDate, parseHttpDate } from './http-date.ts'
 export {
   type EntityTag,

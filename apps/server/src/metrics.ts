@@ -1,0 +1,88 @@
+/**
+ * @module Prometheus metrics, kept as plain counters and rendered in the text exposition format on
+ * scrape. Cheap on the request path: one map increment and one bucket increment per request.
+ */
+
+/** Latency histogram bounds in seconds; long-polls land in the upper buckets. */
+const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+
+interface Histogram {
+  readonly counts: number[]
+  sum: number
+  count: number
+}
+
+export interface Gauges {
+  readonly liveRendezvous: number
+  readonly livePayloadBytes: number
+  readonly heldLongPolls: number
+  readonly inFlight: number
+  readonly rateLimitedClients: number
+}
+
+export type Refusal = 'rate_limited' | 'capacity' | 'in_flight' | 'body_timeout'
+
+export class Metrics {
+  readonly #requests = new Map<string, number>()
+  readonly #latency = new Map<string, Histogram>()
+  readonly #refusals = new Map<Refusal, number>()
+
+  /** Records one finished request. `route` is a template such as `/{id}`, never a concrete path. */
+  observe(method: string, route: string, status: number, seconds: number): void {
+    const key = `method="${method}",route="${route}",status="${status}"`
+    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1)
+    const histogramKey = `method="${method}",route="${route}"`
+    let histogram = this.#latency.get(histogramKey)
+    if (!histogram) {
+      histogram = { counts: new Array<number>(BUCKETS.length).fill(0), sum: 0, count: 0 }
+      this.#latency.set(histogramKey, histogram)
+    }
+    const bucket = BUCKETS.findIndex((bound) => seconds <= bound)
+    if (bucket >= 0) histogram.counts[bucket]!++
+    histogram.sum += seconds
+    histogram.count++
+  }
+
+  refuse(reason: Refusal): void {
+    this.#refusals.set(reason, (this.#refusals.get(reason) ?? 0) + 1)
+  }
+
+  /** The text exposition format (version 0.0.4). */
+  render(gauges: Gauges, memory: { rss: number; heapUsed: number }): string {
+    const lines: string[] = []
+    const family = (name: string, type: string, help: string) => lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
+
+    family('rendezvous_http_requests_total', 'counter', 'HTTP requests by method, route template and status.')
+    for (const [labels, value] of this.#requests) lines.push(`rendezvous_http_requests_total{${labels}} ${value}`)
+
+    family('rendezvous_http_request_duration_seconds', 'histogram', 'Time from request to response, long-polls included.')
+    for (const [labels, h] of this.#latency) {
+      let cumulative = 0
+      BUCKETS.forEach((bound, i) => {
+        cumulative += h.counts[i]!
+        lines.push(`rendezvous_http_request_duration_seconds_bucket{${labels},le="${bound}"} ${cumulative}`)
+      })
+      lines.push(`rendezvous_http_request_duration_seconds_bucket{${labels},le="+Inf"} ${h.count}`)
+      lines.push(`rendezvous_http_request_duration_seconds_sum{${labels}} ${h.sum}`)
+      lines.push(`rendezvous_http_request_duration_seconds_count{${labels}} ${h.count}`)
+    }
+
+    family('rendezvous_refusals_total', 'counter', 'Requests refused to protect the server, by reason.')
+    for (const reason of ['rate_limited', 'capacity', 'in_flight', 'body_timeout'] as const) {
+      lines.push(`rendezvous_refusals_total{reason="${reason}"} ${this.#refusals.get(reason) ?? 0}`)
+    }
+
+    const gauge = (name: string, help: string, value: number) => {
+      family(name, 'gauge', help)
+      lines.push(`${name} ${value}`)
+    }
+    gauge('rendezvous_live', 'Live rendezvous.', gauges.liveRendezvous)
+    gauge('rendezvous_live_payload_bytes', 'Payload bytes held by live rendezvous.', gauges.livePayloadBytes)
+    gauge('rendezvous_long_polls_held', 'Long-poll requests being held.', gauges.heldLongPolls)
+    gauge('rendezvous_requests_in_flight', 'Requests being processed, long-polls not counted.', gauges.inFlight)
+    gauge('rendezvous_rate_limit_tracked_clients', 'Client addresses the rate limiters remember.', gauges.rateLimitedClients)
+    gauge('process_resident_memory_bytes', 'Resident set size of the process.', memory.rss)
+    gauge('process_heap_used_bytes', 'JavaScript heap in use.', memory.heapUsed)
+    return `${lines.join('\n')}\n`
+  }
+}
