@@ -164,9 +164,13 @@ export function rendezvousHandlers(
     switch (reason) {
       case 'too_large':
         return errorResponse('too_large', { detail: tooLargeDetail(maxBytes) })
-      case 'timeout':
+      case 'timeout': {
         onRefusal('body_timeout')
-        return errorResponse('request_timeout')
+        // The rest of the body may still trickle in: the connection cannot carry another request.
+        const response = errorResponse('request_timeout')
+        response.headers.set('connection', 'close')
+        return response
+      }
       case 'unreadable':
         return errorResponse('invalid_param', { detail: 'Request body could not be read' })
     }

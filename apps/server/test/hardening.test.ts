@@ -1,0 +1,203 @@
+import { describe, expect, it } from 'vitest'
+import { type TestServer, create, rawRequest, sleep, startServer } from './harness.ts'
+import { jsonLogger } from '../src/log.ts'
+
+async function withServer<T>(env: Record<string, string>, run: (server: TestServer) => Promise<T>): Promise<T> {
+  const server = await startServer(env)
+  try {
+    return await run(server)
+  } finally {
+    await server.close()
+  }
+}
+
+describe('rate limits', () => {
+  it('should meet a burst of creates from one address with 429, Retry-After and retry_after_ms', async () => {
+    await withServer({ RENDEZVOUS_CREATE_RATE_LIMIT: '60/60' }, async (server) => {
+      const statuses: number[] = []
+      let refused: Response | undefined
+      for (let i = 0; i < 100; i++) {
+        const response = await fetch(server.base, { method: 'POST', body: 'x' })
+        statuses.push(response.status)
+        if (response.status === 429 && !refused) refused = response
+        else await response.arrayBuffer()
+      }
+      expect(statuses.filter((s) => s === 200)).toHaveLength(60)
+      expect(statuses.filter((s) => s === 429)).toHaveLength(40)
+      expect(Number(refused!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+      const body = (await refused!.json()) as { errcode: string; retry_after_ms: number }
+      expect(body.errcode).toBe('M_LIMIT_EXCEEDED')
+      expect(body.retry_after_ms).toBeGreaterThan(0)
+      expect(body.retry_after_ms).toBeLessThanOrEqual(1000)
+    })
+  })
+
+  it('should keep reads and writes on their own budget, and put ETag headers on a 429 for a live id', async () => {
+    await withServer({ RENDEZVOUS_RATE_LIMIT: '5/60', RENDEZVOUS_CREATE_RATE_LIMIT: '1/60' }, async (server) => {
+      const { id, etag } = await create(server)
+      expect((await fetch(server.base, { method: 'POST' })).status).toBe(429)
+      for (let i = 0; i < 5; i++) expect((await fetch(`${server.base}${id}`)).status).toBe(200)
+      const limited = await fetch(`${server.base}${id}`)
+      expect(limited.status).toBe(429)
+      expect(limited.headers.get('etag')).toBe(etag)
+      expect(limited.headers.get('expires')).not.toBeNull()
+      expect(limited.headers.get('retry-after')).not.toBeNull()
+      const put = await fetch(`${server.base}${id}`, { method: 'PUT', body: 'refused' })
+      expect(put.status).toBe(429)
+      expect(put.headers.get('etag')).toBe(etag)
+      expect(server.store.stats().payloadBytes).toBe(5)
+    })
+  })
+
+  it('should refill the bucket over time', async () => {
+    await withServer({ RENDEZVOUS_CREATE_RATE_LIMIT: '2/1' }, async (server) => {
+      const burst = await Promise.all([1, 2, 3].map(() => fetch(server.base, { method: 'POST' })))
+      expect(burst.map((r) => r.status).sort()).toEqual([200, 200, 429])
+      await sleep(600)
+      expect((await fetch(server.base, { method: 'POST' })).status).toBe(200)
+    })
+  })
+
+  it('should ignore X-Forwarded-For from an untrusted peer', async () => {
+    await withServer({ RENDEZVOUS_CREATE_RATE_LIMIT: '1/60' }, async (server) => {
+      expect((await fetch(server.base, { method: 'POST', headers: { 'x-forwarded-for': '203.0.113.1' } })).status).toBe(200)
+      expect((await fetch(server.base, { method: 'POST', headers: { 'x-forwarded-for': '203.0.113.2' } })).status).toBe(429)
+    })
+  })
+
+  it('should key on the forwarded client address behind a trusted proxy', async () => {
+    await withServer({ RENDEZVOUS_CREATE_RATE_LIMIT: '1/60', RENDEZVOUS_TRUST_PROXY: '1' }, async (server) => {
+      const from = (address: string) => fetch(server.base, { method: 'POST', headers: { 'x-forwarded-for': address } })
+      expect((await from('203.0.113.1')).status).toBe(200)
+      expect((await from('203.0.113.2')).status).toBe(200)
+      expect((await from('203.0.113.1')).status).toBe(429)
+      // A client cannot escape by prepending its own entries: only the hop the proxy added counts.
+      expect((await from('198.51.100.7, 203.0.113.1')).status).toBe(429)
+    })
+  })
+})
+
+describe('floods', () => {
+  it('should refuse creates beyond max_sessions with 429, never 5xx, while earlier rendezvous keep working', async () => {
+    await withServer({ RENDEZVOUS_MAX_SESSIONS: '200' }, async (server) => {
+      const early = await Promise.all(Array.from({ length: 5 }, (_, i) => create(server, `early ${i}`)))
+      const statuses = new Map<number, number>()
+      for (let batch = 0; batch < 20; batch++) {
+        const responses = await Promise.all(
+          Array.from({ length: 100 }, () => fetch(server.base, { method: 'POST', body: 'flood' }).then(async (r) => (await r.arrayBuffer(), r.status))),
+        )
+        for (const status of responses) statuses.set(status, (statuses.get(status) ?? 0) + 1)
+      }
+      expect(statuses.get(200)).toBe(195)
+      expect(statuses.get(429)).toBe(2000 - 195)
+      expect([...statuses.keys()].sort()).toEqual([200, 429])
+      for (const [i, { id, etag }] of early.entries()) {
+        const read = await fetch(`${server.base}${id}`)
+        expect(await read.text()).toBe(`early ${i}`)
+        const put = await fetch(`${server.base}${id}`, { method: 'PUT', body: 'reply', headers: { 'if-match': etag } })
+        expect(put.status).toBe(202)
+        expect((await fetch(`${server.base}${id}`, { method: 'DELETE' })).status).toBe(204)
+      }
+    })
+  })
+
+  it('should time out a slow body with 408, free it and leave the payload untouched', async () => {
+    await withServer({ RENDEZVOUS_BODY_TIMEOUT_SECONDS: '1' }, async (server) => {
+      const { id, etag } = await create(server, 'intact')
+      const started = Date.now()
+      // Declares 50 bytes, sends 5, then stalls.
+      const raw = `PUT /${id} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 50\r\n\r\nhello`
+      const response = await rawRequest(server.port, raw, 3000)
+      expect(response.status).toBe(408)
+      expect(Date.now() - started).toBeGreaterThanOrEqual(900)
+      expect(Date.now() - started).toBeLessThan(2900)
+      const read = await fetch(`${server.base}${id}`)
+      expect(await read.text()).toBe('intact')
+      expect(read.headers.get('etag')).toBe(etag)
+    })
+  })
+
+  it('should bound requests in flight and answer 429 beyond the bound', async () => {
+    await withServer({ RENDEZVOUS_MAX_IN_FLIGHT: '1', RENDEZVOUS_BODY_TIMEOUT_SECONDS: '2' }, async (server) => {
+      // One slow body occupies the only slot.
+      const stalled = rawRequest(server.port, `POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nab`, 3000)
+      await sleep(200)
+      const refused = await fetch(server.base, { method: 'POST', body: 'x' })
+      expect(refused.status).toBe(429)
+      expect(refused.headers.get('retry-after')).toBe('1')
+      expect((await stalled).status).toBe(408)
+      expect((await fetch(server.base, { method: 'POST', body: 'x' })).status).toBe(200)
+    })
+  })
+})
+
+describe('observability', () => {
+  it('should log one line per request with method, route, status, duration and an id hash, never the id or payload', async () => {
+    const lines: string[] = []
+    const server = await startServer({}, jsonLogger('info', (line) => lines.push(line)))
+    try {
+      const secret = 'top-secret-payload-4b1d'
+      const { id, etag } = await create(server, secret)
+      await fetch(`${server.base}${id}`)
+      await fetch(`${server.base}${id}`, { method: 'PUT', body: `${secret}-2`, headers: { 'if-match': etag } })
+      await fetch(`${server.base}${id}`, { method: 'DELETE' })
+      await fetch(`${server.base}${id}`)
+      const output = lines.join('')
+      expect(output).not.toContain(id)
+      expect(output).not.toContain(id.slice(0, 8))
+      expect(output).not.toContain(secret)
+      const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+      expect(records.map((r) => `${r['method']} ${r['route']} ${r['status']}`)).toEqual([
+        'POST / 200',
+        'GET /{id} 200',
+        'PUT /{id} 202',
+        'DELETE /{id} 204',
+        'GET /{id} 404',
+      ])
+      const hashes = new Set(records.slice(1).map((r) => r['id_hash']))
+      expect(hashes.size).toBe(1)
+      expect([...hashes][0]).toMatch(/^[0-9a-f]{8}$/)
+      for (const record of records) expect(typeof record['duration_ms']).toBe('number')
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('should expose Prometheus metrics for requests, latency, live state and refusals', async () => {
+    await withServer({ RENDEZVOUS_MAX_SESSIONS: '1' }, async (server) => {
+      const { id } = await create(server, 'abc')
+      await fetch(`${server.base}${id}`)
+      await fetch(server.base, { method: 'POST', body: 'refused' })
+      const response = await fetch(`${server.origin}/metrics`)
+      expect(response.status).toBe(200)
+      expect(response.headers.get('content-type')).toContain('text/plain')
+      const text = await response.text()
+      expect(text).toContain('rendezvous_http_requests_total{method="POST",route="/",status="200"} 1')
+      expect(text).toContain('rendezvous_http_requests_total{method="GET",route="/{id}",status="200"} 1')
+      expect(text).toContain('rendezvous_http_requests_total{method="POST",route="/",status="429"} 1')
+      expect(text).toMatch(/rendezvous_http_request_duration_seconds_bucket\{method="GET",route="\/\{id\}",le="\+Inf"\} 1/)
+      expect(text).toContain('rendezvous_live 1\n')
+      expect(text).toContain('rendezvous_live_payload_bytes 3\n')
+      expect(text).toContain('rendezvous_long_polls_held 0\n')
+      expect(text).toContain('rendezvous_refusals_total{reason="capacity"} 1')
+      expect(text).toMatch(/process_resident_memory_bytes \d+/)
+      expect(text).not.toContain(id)
+    })
+  })
+})
+
+describe('response hardening', () => {
+  it('should send nosniff, no-referrer and a sandboxing CSP, and no server banner', async () => {
+    await withServer({}, async (server) => {
+      const { id } = await create(server, '<script>alert(1)</script>', 'text/html')
+      for (const response of [await fetch(`${server.base}${id}`), await fetch(`${server.base}nope`), await fetch(`${server.origin}/x/y`)]) {
+        expect(response.headers.get('x-content-type-options')).toBe('nosniff')
+        expect(response.headers.get('referrer-policy')).toBe('no-referrer')
+        expect(response.headers.get('content-security-policy')).toContain("default-src 'none'")
+        expect(response.headers.get('content-security-policy')).toContain('sandbox')
+        expect(response.headers.get('server')).toBeNull()
+        expect(response.headers.get('x-powered-by')).toBeNull()
+      }
+    })
+  })
+})
