@@ -1,0 +1,110 @@
+/**
+ * @module Command-line options of the bench: one table drives parsing and `--help`.
+ */
+
+export interface OptionSpec {
+  readonly name: string
+  /** Placeholder for the value, or null for a switch. */
+  readonly value: string | null
+  readonly default: string
+  readonly help: string
+  readonly scenarios: readonly string[]
+}
+
+const ALL = ['handshake', 'ops', 'hold', 'fill']
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { name: 'url', value: 'URL', default: '', help: 'a running server to load (loopback only unless --allow-remote); default: spawn one', scenarios: ALL },
+  { name: 'spawn', value: null, default: '', help: 'start our server for the run, stop it after, and report its RSS and CPU (the default)', scenarios: ALL },
+  { name: 'server-arg', value: 'FLAGS', default: '', help: 'extra flags for the spawned server, e.g. "--ttl 60" (repeatable)', scenarios: ALL },
+  { name: 'no-pin', value: null, default: '', help: 'do not pin the spawned server to CPU 0 and the bench to CPU 1', scenarios: ALL },
+  { name: 'allow-remote', value: null, default: '', help: 'allow a --url that is not on loopback', scenarios: ALL },
+  { name: 'payload-bytes', value: 'N', default: '1024', help: 'size of every payload written', scenarios: ALL },
+  { name: 'json', value: 'FILE', default: '', help: 'write every figure, the configuration, versions and machine as JSON', scenarios: ALL },
+  { name: 'html', value: 'FILE', default: '', help: 'write a self-contained HTML page with latency histograms and throughput over time', scenarios: ALL },
+  { name: 'pairs', value: 'P', default: '100', help: 'device pairs running handshakes at once', scenarios: ['handshake'] },
+  { name: 'handshakes', value: 'N', default: '', help: 'stop after N handshakes in all (default: run for --duration)', scenarios: ['handshake'] },
+  { name: 'duration', value: 'S', default: '10 (ops: 5)', help: 'seconds to run (handshake: stop starting new ones)', scenarios: ['handshake', 'ops'] },
+  { name: 'messages', value: 'N', default: '1', help: 'B-to-A and A-to-B exchanges per handshake', scenarios: ['handshake'] },
+  { name: 'poll-interval', value: 'MS', default: '1000', help: 'how often a waiting device polls with If-None-Match', scenarios: ['handshake'] },
+  { name: 'long-poll', value: null, default: '', help: 'wait with Prefer: wait instead of polling', scenarios: ['handshake'] },
+  { name: 'wait', value: 'S', default: '30', help: 'Prefer: wait=S sent with long-polls', scenarios: ['handshake', 'hold'] },
+  { name: 'connections', value: 'C', default: 'ops/fill: 64; handshake: 2 per pair up to 2000, long-poll 1 per pair + 10%', help: 'keep-alive connections to the server', scenarios: ['handshake', 'ops', 'fill'] },
+  { name: 'op', value: 'NAME', default: 'get-304', help: 'operation for ops: create, get, get-304, put, delete', scenarios: ['ops'] },
+  { name: 'ceiling', value: null, default: '', help: 'also run the same load against a bare Bun.serve server and report the ratio', scenarios: ['ops'] },
+  { name: 'waiters', value: 'W', default: '1000', help: 'long-polls held at once', scenarios: ['hold'] },
+  { name: 'hold', value: 'S', default: '2', help: 'seconds all waiters are held before the writes', scenarios: ['hold'] },
+  { name: 'writers', value: 'N', default: '64', help: 'concurrent writers (and creators)', scenarios: ['hold'] },
+  { name: 'rendezvous', value: 'N', default: '100000', help: 'rendezvous to create and keep', scenarios: ['fill'] },
+]
+
+export interface ParsedArgs {
+  readonly command: string
+  readonly positional: readonly string[]
+  readonly values: ReadonlyMap<string, string[]>
+  readonly switches: ReadonlySet<string>
+}
+
+export function parseArgs(argv: readonly string[]): ParsedArgs {
+  const values = new Map<string, string[]>()
+  const switches = new Set<string>()
+  const positional: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--help' || arg === '-h') {
+      switches.add('help')
+      continue
+    }
+    if (!arg.startsWith('--')) {
+      positional.push(arg)
+      continue
+    }
+    const eq = arg.indexOf('=')
+    const name = arg.slice(2, eq < 0 ? undefined : eq)
+    const spec = OPTIONS.find((o) => o.name === name)
+    if (!spec) throw new Error(`unknown option --${name} (see --help)`)
+    if (spec.value === null) {
+      switches.add(name)
+      continue
+    }
+    const value = eq < 0 ? argv[++i] : arg.slice(eq + 1)
+    if (value === undefined) throw new Error(`--${name} needs a value`)
+    values.set(name, [...(values.get(name) ?? []), value])
+  }
+  const [command = 'handshake', ...rest] = positional
+  return { command, positional: rest, values, switches }
+}
+
+/** A whole number option, or `fallback` when absent. */
+export function intOption(args: ParsedArgs, name: string, fallback: number, min = 0): number {
+  const raw = args.values.get(name)?.at(-1)
+  if (raw === undefined) return fallback
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} expects a whole number of at least ${min}, got ${JSON.stringify(raw)}`)
+  return n
+}
+
+export function stringOption(args: ParsedArgs, name: string): string | undefined {
+  return args.values.get(name)?.at(-1)
+}
+
+export function helpText(): string {
+  const lines = [
+    'Usage: bun run bench [scenario] [options]',
+    '       bun run bench compare A.json B.json',
+    '',
+    'Scenarios:',
+    '  handshake  (default) P device pairs doing the login exchange: create, read, wait, write, read, reply, read, delete',
+    '  ops        closed-loop throughput of one operation at C connections (--ceiling: against bare Bun too)',
+    '  hold       hold W long-polls, then write to each: wake-up latency and server memory per waiter',
+    '  fill       create N rendezvous and keep them: server memory per live rendezvous',
+    '',
+    'Options:',
+  ]
+  for (const o of OPTIONS) {
+    const flag = `--${o.name}${o.value ? ` ${o.value}` : ''}`
+    lines.push(`  ${flag.padEnd(24)} ${o.help}${o.default ? ` (default: ${o.default})` : ''} [${o.scenarios.length === ALL.length ? 'all' : o.scenarios.join(', ')}]`)
+  }
+  lines.push('', 'Every run is bounded by a count or a duration and stops by itself.')
+  return lines.join('\n')
+}

@@ -1,0 +1,56 @@
+/**
+ * @module Memory per live rendezvous: create N rendezvous of a given payload size and read how much
+ * the server's resident memory grew, then check a sample still reads back exactly.
+ */
+
+import { HttpPool } from '../http.ts'
+import { checkMessage, messagePayload } from '../payloads.ts'
+import { Recorder } from '../recorder.ts'
+import type { ServerProcess } from '../target.ts'
+
+export interface FillOptions {
+  readonly rendezvous: number
+  readonly payloadBytes: number
+  readonly connections: number
+}
+
+export interface FillResult {
+  readonly recorder: Recorder
+  readonly bytesPerRendezvous: number | null
+  readonly rssBeforeBytes: number | null
+  readonly rssAfterBytes: number | null
+}
+
+export async function runFill(base: URL, options: FillOptions, server: ServerProcess | null): Promise<FillResult> {
+  const prefix = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`
+  const pool = new HttpPool(base.hostname, Number(base.port), options.connections)
+  await Bun.sleep(500)
+  const rssBeforeBytes = server?.rssBytes() ?? null
+  const recorder = new Recorder()
+  const ids: string[] = new Array(options.rendezvous)
+  let next = 0
+  await Promise.all(
+    Array.from({ length: options.connections }, async () => {
+      while (next < options.rendezvous) {
+        const i = next++
+        const response = await recorder.send(pool, 'create', { method: 'POST', path: prefix, body: messagePayload({ pair: i, handshake: 0, seq: 0 }, options.payloadBytes) }, [200])
+        if (response?.status === 200) ids[i] = (JSON.parse(new TextDecoder().decode(response.body)) as { id: string }).id
+        recorder.complete()
+      }
+    }),
+  )
+  await Bun.sleep(1500)
+  const rssAfterBytes = server?.rssBytes() ?? null
+  // Everything created must still be there, byte for byte: check a sample of them.
+  const step = Math.max(1, Math.floor(options.rendezvous / 1000))
+  for (let i = 0; i < options.rendezvous; i += step) {
+    const response = await recorder.send(pool, 'read', { method: 'GET', path: `${prefix}${ids[i]}` }, [200])
+    if (response?.status === 200) {
+      const mismatch = checkMessage({ pair: i, handshake: 0, seq: 0 }, options.payloadBytes, response.body)
+      if (mismatch) recorder.error(`message ${mismatch}`)
+    }
+  }
+  pool.close()
+  const bytesPerRendezvous = rssBeforeBytes !== null && rssAfterBytes !== null ? (rssAfterBytes - rssBeforeBytes) / options.rendezvous : null
+  return { recorder, bytesPerRendezvous, rssBeforeBytes, rssAfterBytes }
+}

@@ -1,0 +1,119 @@
+/**
+ * @module The login exchange real clients do, by P device pairs at once: A creates, B reads, A waits
+ * for B, B writes with If-Match, A reads, A replies, B reads the reply, A deletes. Waiting is
+ * polling with If-None-Match every `pollIntervalMs` (as Matrix clients do), or long-poll.
+ */
+
+import { HttpPool, type HttpResponse } from '../http.ts'
+import { type MessageId, checkMessage, messagePayload } from '../payloads.ts'
+import type { Recorder } from '../recorder.ts'
+
+export interface HandshakeOptions {
+  readonly pairs: number
+  /** Stop after this many handshakes in all (null: run until the deadline). */
+  readonly handshakes: number | null
+  /** Stop starting new handshakes after this many seconds (null: until the count is reached). */
+  readonly durationSeconds: number | null
+  /** B→A then A→B exchanges per handshake. */
+  readonly messages: number
+  readonly payloadBytes: number
+  readonly pollIntervalMs: number
+  readonly longPoll: boolean
+  /** `Prefer: wait=` sent with long-polls. */
+  readonly waitSeconds: number
+  /** Keep-alive connections to the server, shared by all devices. */
+  readonly connections: number
+}
+
+/** A device's view of the rendezvous: the last ETag it has seen. */
+interface Device {
+  etag: string
+}
+
+export async function runHandshakes(base: URL, options: HandshakeOptions, recorder: Recorder): Promise<void> {
+  const pool = new HttpPool(base.hostname, Number(base.port), options.connections)
+  const prefix = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`
+  const deadline = options.durationSeconds === null ? Number.POSITIVE_INFINITY : performance.now() + options.durationSeconds * 1000
+  let started = 0
+  const takeHandshake = (): number | null => {
+    if (options.handshakes !== null && started >= options.handshakes) return null
+    if (performance.now() >= deadline) return null
+    return started++
+  }
+
+  /** Waits until the rendezvous moves past `device.etag`; returns the new payload, or null if it went away. */
+  async function waitForPeer(id: string, device: Device, writeSentAt: { at: number }): Promise<HttpResponse | null> {
+    for (;;) {
+      const headers: Record<string, string> = { 'if-none-match': device.etag }
+      if (options.longPoll) headers['prefer'] = `wait=${options.waitSeconds}`
+      const op = options.longPoll ? 'long-poll' : 'poll'
+      const response = await recorder.send(pool, op, { method: 'GET', path: `${prefix}${id}`, headers }, [200, 304])
+      if (!response || (response.status !== 200 && response.status !== 304)) return null
+      if (response.status === 200) {
+        recorder.latency('delivery', (performance.now() - writeSentAt.at) * 1000)
+        device.etag = response.headers.get('etag') ?? ''
+        return response
+      }
+      if (!options.longPoll) await Bun.sleep(options.pollIntervalMs)
+    }
+  }
+
+  function verify(response: HttpResponse, expected: MessageId): boolean {
+    const mismatch = checkMessage(expected, options.payloadBytes, response.body)
+    if (mismatch) recorder.error(`message ${mismatch}`)
+    return mismatch === null
+  }
+
+  async function handshake(pair: number, n: number): Promise<void> {
+    const startedAt = performance.now()
+    const message = (seq: number): MessageId => ({ pair, handshake: n, seq })
+
+    const created = await recorder.send(pool, 'create', { method: 'POST', path: prefix, body: messagePayload(message(0), options.payloadBytes), headers: { 'content-type': 'application/octet-stream' } }, [200])
+    if (!created || created.status !== 200) return
+    const { id } = JSON.parse(new TextDecoder().decode(created.body)) as { id: string }
+    const a: Device = { etag: created.headers.get('etag') ?? '' }
+    const b: Device = { etag: '' }
+
+    const first = await recorder.send(pool, 'read', { method: 'GET', path: `${prefix}${id}` }, [200])
+    if (!first || first.status !== 200 || !verify(first, message(0))) return
+    b.etag = first.headers.get('etag') ?? ''
+
+    for (let round = 0; round < options.messages; round++) {
+      const toA = message(2 * round + 1)
+      const toB = message(2 * round + 2)
+      // B writes while A is already waiting for it.
+      const sentToA = { at: performance.now() }
+      const [aRead] = await Promise.all([
+        waitForPeer(id, a, sentToA),
+        (async () => {
+          sentToA.at = performance.now()
+          const put = await recorder.send(pool, 'put', { method: 'PUT', path: `${prefix}${id}`, body: messagePayload(toA, options.payloadBytes), headers: { 'if-match': b.etag } }, [202])
+          if (put?.status === 202) b.etag = put.headers.get('etag') ?? ''
+        })(),
+      ])
+      if (!aRead || !verify(aRead, toA)) return
+      const sentToB = { at: performance.now() }
+      const [bRead] = await Promise.all([
+        waitForPeer(id, b, sentToB),
+        (async () => {
+          sentToB.at = performance.now()
+          const put = await recorder.send(pool, 'put', { method: 'PUT', path: `${prefix}${id}`, body: messagePayload(toB, options.payloadBytes), headers: { 'if-match': a.etag } }, [202])
+          if (put?.status === 202) a.etag = put.headers.get('etag') ?? ''
+        })(),
+      ])
+      if (!bRead || !verify(bRead, toB)) return
+    }
+
+    const deleted = await recorder.send(pool, 'delete', { method: 'DELETE', path: `${prefix}${id}` }, [204])
+    if (deleted?.status !== 204) return
+    recorder.latency('handshake', (performance.now() - startedAt) * 1000)
+    recorder.complete()
+  }
+
+  await Promise.all(
+    Array.from({ length: options.pairs }, async (_, pair) => {
+      for (let n = takeHandshake(); n !== null; n = takeHandshake()) await handshake(pair, n)
+    }),
+  )
+  pool.close()
+}

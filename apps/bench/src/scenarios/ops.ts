@@ -1,0 +1,77 @@
+/**
+ * @module Closed-loop throughput of one operation at C connections: each connection sends its next
+ * request as soon as the last one is answered, for a fixed time.
+ */
+
+import { HttpPool, type HttpRequest } from '../http.ts'
+import { messagePayload } from '../payloads.ts'
+import { Recorder } from '../recorder.ts'
+
+export const OPERATIONS = ['create', 'get', 'get-304', 'put', 'delete'] as const
+export type Operation = (typeof OPERATIONS)[number]
+
+export interface OpsOptions {
+  readonly operation: Operation
+  readonly connections: number
+  readonly durationSeconds: number
+  readonly payloadBytes: number
+  /** Against the bare ceiling server: same request shapes, no rendezvous to prepare. */
+  readonly ceiling: boolean
+}
+
+/** Rendezvous prepared for `delete`, per connection, before the clock starts. */
+const DELETE_POOL_PER_CONNECTION = 2000
+
+/** Prepares what the operation needs, then measures it; the returned recorder covers only the timed part. */
+export async function runOps(base: URL, options: OpsOptions): Promise<Recorder> {
+  const prepare = new Recorder()
+  const pool = new HttpPool(base.hostname, Number(base.port), options.connections)
+  const prefix = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`
+  const body = messagePayload({ pair: 0, handshake: 0, seq: 0 }, options.payloadBytes)
+
+  /** Creates one rendezvous outside the measurement and returns its id and ETag. */
+  async function prepared(payload: Uint8Array): Promise<{ id: string; etag: string }> {
+    if (options.ceiling) return { id: 'x', etag: '"x"' }
+    const response = await prepare.send(pool, 'prepare', { method: 'POST', path: prefix, body: payload }, [200])
+    if (response?.status !== 200) throw new Error(`could not prepare a rendezvous: ${response?.status}`)
+    return { id: (JSON.parse(new TextDecoder().decode(response.body)) as { id: string }).id, etag: response.headers.get('etag')! }
+  }
+
+  const workers = await Promise.all(
+    Array.from({ length: options.connections }, async () => {
+      if (options.operation === 'create') return { requests: () => ({ method: 'POST', path: prefix, body }) as HttpRequest }
+      if (options.operation === 'delete') {
+        const ids: string[] = []
+        for (let i = 0; i < (options.ceiling ? 1 : DELETE_POOL_PER_CONNECTION); i++) ids.push((await prepared(new Uint8Array(0))).id)
+        let next = 0
+        return { requests: () => (options.ceiling ? { method: 'DELETE', path: `${prefix}x` } : next < ids.length ? { method: 'DELETE', path: `${prefix}${ids[next++]}` } : null) }
+      }
+      const { id, etag } = await prepared(body)
+      const path = `${prefix}${id}`
+      switch (options.operation) {
+        case 'get':
+          return { requests: () => ({ method: 'GET', path }) as HttpRequest }
+        case 'get-304':
+          return { requests: () => ({ method: 'GET', path, headers: { 'if-none-match': etag } }) as HttpRequest }
+        case 'put':
+          return { requests: () => ({ method: 'PUT', path, body }) as HttpRequest }
+      }
+    }),
+  )
+
+  const expected = options.ceiling ? [200, 202] : { create: [200], get: [200], 'get-304': [304], put: [202], delete: [204] }[options.operation]
+  const recorder = new Recorder()
+  const deadline = performance.now() + options.durationSeconds * 1000
+  await Promise.all(
+    workers.map(async (worker) => {
+      while (performance.now() < deadline) {
+        const request = worker.requests()
+        if (request === null) return
+        await recorder.send(pool, options.operation, request, expected)
+        recorder.complete()
+      }
+    }),
+  )
+  pool.close()
+  return recorder
+}
