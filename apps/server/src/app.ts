@@ -56,11 +56,8 @@ const RENDEZVOUS_ROUTE = '/{id}'
 /** Bodies are read by our own size-limited reader, never parsed by the framework. */
 const RAW_BODY = { parse: 'none' } as const
 
-/** What Elysia hands a handler that we use: the request and, when listening, Bun's server. */
-interface RequestContext {
-  readonly request: Request
-  readonly server: { requestIP(request: Request): { address: string } | null } | null
-}
+/** Bun's server as Elysia hands it to a handler (null when the app is not listening). */
+type Server = { requestIP(request: Request): { address: string } | null } | null
 
 export function createApp({ store, config, logger = stderrLogger, shutdownSignal = new AbortController().signal }: AppOptions) {
   const metrics = new Metrics()
@@ -76,14 +73,14 @@ export function createApp({ store, config, logger = stderrLogger, shutdownSignal
    * carries its ETag headers, and the log line carries its hash.
    */
   async function guarded(
-    context: RequestContext,
+    request: Request,
+    server: Server,
     route: string,
     limiter: RateLimiter | null,
     id: string | null,
     work: () => Promise<Response> | Response,
   ): Promise<Response> {
     const started = performance.now()
-    const { request } = context
     inFlight++
     let response: Response | undefined
     try {
@@ -94,7 +91,7 @@ export function createApp({ store, config, logger = stderrLogger, shutdownSignal
         return response
       }
       if (limiter) {
-        const peer = context.server?.requestIP(request)?.address ?? null
+        const peer = server?.requestIP(request)?.address ?? null
         const key = rateLimitKey(clientAddress(config.trustProxy, peer, request.headers.get('x-forwarded-for')))
         const allowed = limiter.take(key)
         if (!allowed.ok) {
@@ -119,9 +116,12 @@ export function createApp({ store, config, logger = stderrLogger, shutdownSignal
     }
   }
 
-  const app = new Elysia()
-    // A CORS preflight gets the same answer on every path, known or not.
-    .onRequest(({ request }) => (request.method === 'OPTIONS' ? preflightResponse() : undefined))
+  // Compile every route at start-up rather than on its first request.
+  const app = new Elysia({ precompile: true })
+    // A CORS preflight gets the same answer on every path, known or not. A route rather than an
+    // onRequest hook: a hook would run (and cost) on every request.
+    .options('/', () => preflightResponse())
+    .options('/*', () => preflightResponse())
     .onError(({ code, error, request }) => {
       if (code === 'NOT_FOUND') {
         metrics.observe(request.method, 'unknown', 404, 0)
@@ -148,16 +148,19 @@ export function createApp({ store, config, logger = stderrLogger, shutdownSignal
       return new Response(body, { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' } })
     })
 
+  // Handlers name the context fields they use: Elysia inspects them and skips parsing the rest
+  // (cookies, query, headers). Passing the whole context along would make it prepare everything.
+
   // Elysia matches `/prefix` and `/prefix/` alike; only the relative Location differs between them.
   app.all(
     prefix,
-    (context) => {
-      const { request } = context
+    ({ request, server }) => {
       if (request.method !== 'POST') {
-        return guarded(context, CREATE_ROUTE, generalLimiter, null, () => errorResponse('method_not_allowed', { allow: CREATE_ALLOW }))
+        return guarded(request, server, CREATE_ROUTE, generalLimiter, null, () => errorResponse('method_not_allowed', { allow: CREATE_ALLOW }))
       }
-      return guarded(context, CREATE_ROUTE, createLimiter, null, () => {
-        const peerAddress = context.server?.requestIP(request)?.address ?? null
+      return guarded(request, server, CREATE_ROUTE, createLimiter, null, () => {
+        // The peer only matters when it might be a trusted proxy.
+        const peerAddress = config.trustProxy.kind === 'off' ? null : (server?.requestIP(request)?.address ?? null)
         return rendezvous.create(request, publicBaseUrl(request, config, peerAddress), locationBase(request.url))
       })
     },
@@ -166,11 +169,10 @@ export function createApp({ store, config, logger = stderrLogger, shutdownSignal
 
   app.all(
     `${prefix}:id`,
-    (context) => {
-      const { request } = context
+    ({ request, server, params }) => {
       // The path is built at run time, so Elysia cannot type its parameters.
-      const id = (context.params as Record<string, string>)['id'] ?? ''
-      return guarded(context, RENDEZVOUS_ROUTE, generalLimiter, id, () => {
+      const id = (params as Record<string, string>)['id'] ?? ''
+      return guarded(request, server, RENDEZVOUS_ROUTE, generalLimiter, id, () => {
         switch (request.method) {
           case 'GET':
           case 'HEAD':
@@ -197,6 +199,7 @@ export type App = ReturnType<typeof createApp>
  * else its last segment and a slash, so that `rz/<id>` resolves against `/rz` to `/rz/<id>`.
  */
 function locationBase(url: string): string {
-  const { pathname } = new URL(url)
-  return pathname.endsWith('/') ? '' : `${pathname.slice(pathname.lastIndexOf('/') + 1)}/`
+  const queryStart = url.indexOf('?')
+  const path = queryStart < 0 ? url : url.slice(0, queryStart)
+  return path.endsWith('/') ? '' : `${path.slice(path.lastIndexOf('/') + 1)}/`
 }

@@ -17,19 +17,65 @@ export function declaresTooLarge(request: Request, maxBytes: number): boolean {
 }
 
 /**
- * Reads the whole body if it is at most `maxBytes` long and arrives within `timeoutMs`. A slow body
- * is cancelled at the deadline, dropping whatever had arrived.
+ * Deadlines for body reads, checked by one timer for all of them: a timer per request costs more
+ * than the rest of a small PUT. Reads start in order and share one timeout, so the oldest comes
+ * first and a sweep stops at the first read still within its time.
  */
-export async function readBodyWithin(request: Request, maxBytes: number, timeoutMs: number): Promise<BodyResult> {
-  if (declaresTooLarge(request, maxBytes)) return { ok: false, reason: 'too_large' }
+export class BodyDeadlines {
+  readonly #timeoutMs: number
+  readonly #active = new Set<Watch>()
+  readonly #timer: ReturnType<typeof setInterval>
+
+  constructor(timeoutMs: number, sweepIntervalMs = Math.min(250, timeoutMs)) {
+    this.#timeoutMs = timeoutMs
+    this.#timer = setInterval(() => this.sweep(), sweepIntervalMs)
+    ;(this.#timer as { unref?: () => void }).unref?.()
+  }
+
+  /** Calls `onExpire` once the timeout passes, unless `release` comes first. */
+  watch(onExpire: () => void): Watch {
+    const watch = { deadline: performance.now() + this.#timeoutMs, onExpire }
+    this.#active.add(watch)
+    return watch
+  }
+
+  release(watch: Watch): void {
+    this.#active.delete(watch)
+  }
+
+  sweep(now = performance.now()): void {
+    for (const watch of this.#active) {
+      if (watch.deadline > now) break
+      this.#active.delete(watch)
+      watch.onExpire()
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#timer)
+  }
+}
+
+interface Watch {
+  readonly deadline: number
+  readonly onExpire: () => void
+}
+
+/**
+ * Reads the whole body if it is at most `maxBytes` long and arrives before its deadline. A slow
+ * body is abandoned at the deadline, dropping whatever had arrived.
+ */
+export async function readBodyWithin(request: Request, maxBytes: number, deadlines: BodyDeadlines): Promise<BodyResult> {
+  const declared = request.headers.get('content-length')
+  if (declared !== null) return readDeclaredBody(request, Number(declared), maxBytes, deadlines)
   const body = request.body
   if (body === null) return { ok: true, bytes: EMPTY }
   const reader = body.getReader()
   let timedOut = false
-  const timer = setTimeout(() => {
+  const watch = deadlines.watch(() => {
     timedOut = true
     reader.cancel().catch(() => {})
-  }, timeoutMs)
+  })
   const chunks: Uint8Array[] = []
   let total = 0
   try {
@@ -47,7 +93,7 @@ export async function readBodyWithin(request: Request, maxBytes: number, timeout
   } catch {
     return { ok: false, reason: timedOut ? 'timeout' : 'unreadable' }
   } finally {
-    clearTimeout(timer)
+    deadlines.release(watch)
   }
   if (chunks.length === 1) return { ok: true, bytes: exactCopy(chunks[0]!) }
   const bytes = new Uint8Array(total)
@@ -57,6 +103,30 @@ export async function readBodyWithin(request: Request, maxBytes: number, timeout
     offset += chunk.byteLength
   }
   return { ok: true, bytes }
+}
+
+/**
+ * With a Content-Length the parser has already bounded the body, so Bun's native `arrayBuffer()`
+ * reads it in one go, several times faster than pulling a stream chunk by chunk. On timeout the
+ * read is abandoned: it holds at most `length` (<= maxBytes) bytes and ends when the connection
+ * closes, which the 408 answer asks for.
+ */
+function readDeclaredBody(request: Request, length: number, maxBytes: number, deadlines: BodyDeadlines): Promise<BodyResult> | BodyResult {
+  if (length > maxBytes) return { ok: false, reason: 'too_large' }
+  if (length === 0) return { ok: true, bytes: EMPTY }
+  return new Promise<BodyResult>((resolve) => {
+    const watch = deadlines.watch(() => resolve({ ok: false, reason: 'timeout' }))
+    request.arrayBuffer().then(
+      (buffer) => {
+        deadlines.release(watch)
+        resolve(buffer.byteLength > maxBytes ? { ok: false, reason: 'too_large' } : { ok: true, bytes: new Uint8Array(buffer) })
+      },
+      () => {
+        deadlines.release(watch)
+        resolve({ ok: false, reason: 'unreadable' })
+      },
+    )
+  })
 }
 
 /**

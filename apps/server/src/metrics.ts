@@ -22,23 +22,42 @@ export interface Gauges {
 
 export type Refusal = 'rate_limited' | 'capacity' | 'in_flight' | 'body_timeout'
 
+/** Counters of one method on one route: requests by status, and the latency histogram. */
+interface RouteSeries {
+  readonly labels: string
+  readonly statuses: Map<number, number>
+  readonly latency: Histogram
+}
+
 export class Metrics {
-  readonly #requests = new Map<string, number>()
-  readonly #latency = new Map<string, Histogram>()
+  /** method → route → series. Nested maps keyed by constant strings: no allocation per request. */
+  readonly #series = new Map<string, Map<string, RouteSeries>>()
   readonly #refusals = new Map<Refusal, number>()
 
   /** Records one finished request. `route` is a template such as `/{id}`, never a concrete path. */
   observe(method: string, route: string, status: number, seconds: number): void {
-    const key = `method="${method}",route="${route}",status="${status}"`
-    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1)
-    const histogramKey = `method="${method}",route="${route}"`
-    let histogram = this.#latency.get(histogramKey)
-    if (!histogram) {
-      histogram = { counts: new Array<number>(BUCKETS.length).fill(0), sum: 0, count: 0 }
-      this.#latency.set(histogramKey, histogram)
+    let byRoute = this.#series.get(method)
+    if (!byRoute) {
+      byRoute = new Map()
+      this.#series.set(method, byRoute)
     }
-    const bucket = BUCKETS.findIndex((bound) => seconds <= bound)
-    if (bucket >= 0) histogram.counts[bucket]!++
+    let series = byRoute.get(route)
+    if (!series) {
+      series = {
+        labels: `method="${method}",route="${route}"`,
+        statuses: new Map(),
+        latency: { counts: new Array<number>(BUCKETS.length).fill(0), sum: 0, count: 0 },
+      }
+      byRoute.set(route, series)
+    }
+    series.statuses.set(status, (series.statuses.get(status) ?? 0) + 1)
+    const histogram = series.latency
+    for (let i = 0; i < BUCKETS.length; i++) {
+      if (seconds <= BUCKETS[i]!) {
+        histogram.counts[i]!++
+        break
+      }
+    }
     histogram.sum += seconds
     histogram.count++
   }
@@ -52,11 +71,14 @@ export class Metrics {
     const lines: string[] = []
     const family = (name: string, type: string, help: string) => lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
 
+    const all = [...this.#series.values()].flatMap((byRoute) => [...byRoute.values()])
     family('rendezvous_http_requests_total', 'counter', 'HTTP requests by method, route template and status.')
-    for (const [labels, value] of this.#requests) lines.push(`rendezvous_http_requests_total{${labels}} ${value}`)
+    for (const { labels, statuses } of all) {
+      for (const [status, value] of statuses) lines.push(`rendezvous_http_requests_total{${labels},status="${status}"} ${value}`)
+    }
 
     family('rendezvous_http_request_duration_seconds', 'histogram', 'Time from request to response, long-polls included.')
-    for (const [labels, h] of this.#latency) {
+    for (const { labels, latency: h } of all) {
       let cumulative = 0
       BUCKETS.forEach((bound, i) => {
         cumulative += h.counts[i]!

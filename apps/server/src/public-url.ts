@@ -9,9 +9,11 @@ import type { ServerConfig } from './config.ts'
 /** `https://host[:port][/path]` without trailing slash. */
 export function publicBaseUrl(request: Request, config: ServerConfig, peerAddress: string | null): string {
   if (config.publicBaseUrl !== null) return config.publicBaseUrl
-  const url = new URL(request.url)
-  let proto = url.protocol.slice(0, -1)
-  let host = url.host
+  // request.url is absolute (`http://host:port/path`): its origin ends at the first `/` after `//`.
+  const url = request.url
+  const schemeEnd = url.indexOf('://')
+  let proto = url.slice(0, schemeEnd)
+  let host = url.slice(schemeEnd + 3, url.indexOf('/', schemeEnd + 3) >>> 0)
   if (isTrustedProxy(config.trustProxy, peerAddress)) {
     const forwardedProto = firstListValue(request.headers.get('x-forwarded-proto'))
     const forwardedHost = firstListValue(request.headers.get('x-forwarded-host'))

@@ -12,7 +12,7 @@ import {
   parsePreferWait,
 } from '@rendezvous/protocol'
 import { type Rendezvous, type RendezvousStore, waitForChange } from '@rendezvous/store'
-import { readBodyWithin } from './body.ts'
+import { BodyDeadlines, readBodyWithin } from './body.ts'
 import type { ServerConfig } from './config.ts'
 import {
   acceptedResponse,
@@ -56,13 +56,13 @@ export function rendezvousHandlers(
   { shutdownSignal, onRefusal }: HandlerOptions,
 ): RendezvousHandlers {
   const { maxBytes, prefix, maxWaitSeconds, maxWaiters } = config
-  const bodyTimeoutMs = config.bodyTimeoutSeconds * 1000
+  const bodyDeadlines = new BodyDeadlines(config.bodyTimeoutSeconds * 1000)
   let held = 0
 
   async function create(request: Request, publicBaseUrl: string, locationBase: string): Promise<Response> {
     const contentType = contentTypeOf(request)
     if (contentType === null) return contentTypeTooLong()
-    const body = await readBodyWithin(request, maxBytes, bodyTimeoutMs)
+    const body = await readBodyWithin(request, maxBytes, bodyDeadlines)
     if (!body.ok) return bodyRefused(body.reason)
     const result = await store.create({ payload: body.bytes, contentType })
     if (!result.ok) {
@@ -78,11 +78,14 @@ export function rendezvousHandlers(
 
   async function read(request: Request, id: string): Promise<Response> {
     if (!isRendezvousId(id)) return errorResponse('not_found')
-    const ifNoneMatch = conditionHeader(request, 'if-none-match')
-    if (ifNoneMatch instanceof Response) return ifNoneMatch
+    const ifNoneMatchHeader = request.headers.get('if-none-match')
     const rendezvous = await store.get(id)
     if (!rendezvous) return errorResponse('not_found')
-    if (!ifNoneMatch || !conditionMatches(ifNoneMatch, rendezvous.etag)) return payloadResponse(rendezvous)
+    if (ifNoneMatchHeader === null) return payloadResponse(rendezvous)
+    // Polling clients send back exactly the tag we gave them: that needs no parsing.
+    const ifNoneMatch = ifNoneMatchHeader === rendezvous.etag ? exactly(rendezvous.etag) : parseCondition(ifNoneMatchHeader, 'If-None-Match')
+    if (ifNoneMatch instanceof Response) return ifNoneMatch
+    if (!conditionMatches(ifNoneMatch, rendezvous.etag)) return payloadResponse(rendezvous)
     const prefer = request.headers.get('prefer')
     const wait = prefer === null ? undefined : parsePreferWait(prefer)
     // Over the bound we answer like a server without the extension: at once, no Preference-Applied.
@@ -126,7 +129,8 @@ export function rendezvousHandlers(
 
   async function update(request: Request, id: string): Promise<Response> {
     if (!isRendezvousId(id)) return errorResponse('not_found')
-    const ifMatch = conditionHeader(request, 'if-match')
+    const ifMatchHeader = request.headers.get('if-match')
+    const ifMatch = ifMatchHeader === null ? null : parseCondition(ifMatchHeader, 'If-Match')
     if (ifMatch instanceof Response) return ifMatch
     const contentType = contentTypeOf(request)
     if (contentType === null) return contentTypeTooLong()
@@ -137,7 +141,7 @@ export function rendezvousHandlers(
     if (ifMatch && !conditionMatches(ifMatch, current.etag)) {
       return errorResponse('precondition_failed', { rendezvous: current })
     }
-    const body = await readBodyWithin(request, maxBytes, bodyTimeoutMs)
+    const body = await readBodyWithin(request, maxBytes, bodyDeadlines)
     if (!body.ok) {
       if (body.reason !== 'too_large') return bodyRefused(body.reason)
       return errorResponse('too_large', { rendezvous: (await store.get(id)) ?? current, detail: tooLargeDetail(maxBytes) })
@@ -182,16 +186,18 @@ export function rendezvousHandlers(
 // --- Internal helpers ---
 
 /**
- * The parsed `If-Match`/`If-None-Match`, null when absent, or a 400 response when malformed: a
+ * The parsed value of an `If-Match`/`If-None-Match` header, or a 400 response when malformed: a
  * condition we cannot read must not be silently ignored.
  */
-function conditionHeader(request: Request, name: 'if-match' | 'if-none-match'): EntityTagCondition | null | Response {
-  const value = request.headers.get(name)
-  if (value === null) return null
+function parseCondition(value: string, header: 'If-Match' | 'If-None-Match'): EntityTagCondition | Response {
   const parsed = parseEntityTagCondition(value)
   if (parsed.ok) return parsed.condition
-  const header = name === 'if-match' ? 'If-Match' : 'If-None-Match'
   return errorResponse('invalid_param', { detail: `Malformed ${header} header: ${parsed.error}` })
+}
+
+/** The condition naming exactly one strong tag. */
+function exactly(etag: string): EntityTagCondition {
+  return { kind: 'tags', tags: [{ weak: false, opaque: etag }] }
 }
 
 /** The request's Content-Type verbatim (default octet-stream), or null when unreasonably long. */

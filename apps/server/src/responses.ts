@@ -39,9 +39,24 @@ function commonHeaders(): Headers {
 export function rendezvousHeaders(rendezvous: Rendezvous): Headers {
   const headers = commonHeaders()
   headers['etag'] = rendezvous.etag
-  headers['expires'] = formatHttpDate(rendezvous.expiresAt)
-  headers['last-modified'] = formatHttpDate(rendezvous.lastModified)
+  headers['expires'] = httpDate(rendezvous.expiresAt)
+  headers['last-modified'] = httpDate(rendezvous.lastModified)
   return headers
+}
+
+/** Formatted HTTP-dates by epoch second. Under load most responses name one of a few seconds. */
+const httpDates = new Map<number, string>()
+const MAX_CACHED_DATES = 1024
+
+function httpDate(epochMs: number): string {
+  const second = Math.floor(epochMs / 1000)
+  let text = httpDates.get(second)
+  if (text === undefined) {
+    if (httpDates.size >= MAX_CACHED_DATES) httpDates.clear()
+    text = formatHttpDate(second * 1000)
+    httpDates.set(second, text)
+  }
+  return text
 }
 
 /** `200 OK` with the payload bytes exactly and the stored content type verbatim. */
