@@ -21,6 +21,22 @@ export interface FillResult {
   readonly rssAfterBytes: number | null
 }
 
+/** How long the server gets to return the garbage of the creation burst to the OS. */
+const SETTLE_SECONDS = 15
+
+/**
+ * The server's RSS once it has settled: garbage from the burst of creations is returned to the OS
+ * over several seconds, so we watch RSS for SETTLE_SECONDS and take the lowest reading.
+ */
+async function settledRss(server: ServerProcess): Promise<number> {
+  let lowest = server.rssBytes()
+  for (let i = 0; i < SETTLE_SECONDS; i++) {
+    await Bun.sleep(1000)
+    lowest = Math.min(lowest, server.rssBytes())
+  }
+  return lowest
+}
+
 export async function runFill(base: URL, options: FillOptions, server: ServerProcess | null): Promise<FillResult> {
   const prefix = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`
   const pool = new HttpPool(base.hostname, Number(base.port), options.connections)
@@ -39,8 +55,7 @@ export async function runFill(base: URL, options: FillOptions, server: ServerPro
       }
     }),
   )
-  await Bun.sleep(1500)
-  const rssAfterBytes = server?.rssBytes() ?? null
+  const rssAfterBytes = server ? await settledRss(server) : null
   // Everything created must still be there, byte for byte: check a sample of them.
   const step = Math.max(1, Math.floor(options.rendezvous / 1000))
   for (let i = 0; i < options.rendezvous; i += step) {
