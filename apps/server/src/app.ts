@@ -6,16 +6,18 @@
  * records metrics and one log line, whatever the outcome.
  */
 
-import { isRendezvousId } from '@rendezvous/protocol'
+import { MSC3886_PATH, MSC4108_PATH, MSC4388_PATHS, isRendezvousId } from '@rendezvous/protocol'
 import type { RendezvousStore } from '@rendezvous/store'
 import { Elysia } from 'elysia'
+import { BodyDeadlines } from './body.ts'
 import { clientAddress, rateLimitKey } from './client-address.ts'
 import type { ServerConfig } from './config.ts'
 import { type Logger, idHash, stderrLogger } from './log.ts'
 import { Metrics } from './metrics.ts'
 import { publicBaseUrl } from './public-url.ts'
 import { type RateLimiter, limiterFor } from './rate-limit.ts'
-import { rendezvousHandlers } from './rendezvous.ts'
+import { msc4388Handlers } from './msc4388.ts'
+import { type CreateDialect, rendezvousHandlers } from './rendezvous.ts'
 import { errorResponse, jsonResponse, preflightResponse } from './responses.ts'
 
 export interface AppOptions {
@@ -28,6 +30,11 @@ export interface AppOptions {
    * `/ready` reports draining. @default never aborted
    */
   readonly shutdownSignal?: AbortSignal
+  /**
+   * Bearer tokens allowed to create MSC4388 rendezvous (main.ts reads them from the file named by
+   * RENDEZVOUS_CREATE_AUTH), or null when creation is open. @default null
+   */
+  readonly createTokens?: ReadonlySet<string> | null
 }
 
 /** Bun's upper bound for a connection's idle timeout, in seconds. */
@@ -49,6 +56,8 @@ export function listenOptions(config: ServerConfig) {
 
 const CREATE_ALLOW = 'POST, OPTIONS'
 const RENDEZVOUS_ALLOW = 'GET, HEAD, PUT, DELETE, OPTIONS'
+const MSC4388_BASE_ALLOW = 'GET, POST, OPTIONS'
+const MSC4388_SESSION_ALLOW = 'GET, PUT, DELETE, OPTIONS'
 /** Route labels for metrics and logs: templates, never concrete ids. */
 const CREATE_ROUTE = '/'
 const RENDEZVOUS_ROUTE = '/{id}'
@@ -59,9 +68,18 @@ const RAW_BODY = { parse: 'none' } as const
 /** Bun's server as Elysia hands it to a handler (null when the app is not listening). */
 type Server = { requestIP(request: Request): { address: string } | null } | null
 
-export function createApp({ store, config, logger = stderrLogger, shutdownSignal = new AbortController().signal }: AppOptions) {
+export function createApp({
+  store,
+  config,
+  logger = stderrLogger,
+  shutdownSignal = new AbortController().signal,
+  createTokens = null,
+}: AppOptions) {
   const metrics = new Metrics()
-  const rendezvous = rendezvousHandlers(store, config, { shutdownSignal, onRefusal: (reason) => metrics.refuse(reason) })
+  const onRefusal = (reason: 'capacity' | 'body_timeout') => metrics.refuse(reason)
+  const bodyDeadlines = new BodyDeadlines(config.bodyTimeoutSeconds * 1000)
+  const rendezvous = rendezvousHandlers(store, config, { shutdownSignal, bodyDeadlines, onRefusal })
+  const msc4388 = msc4388Handlers(store, { bodyDeadlines, createTokens, onRefusal })
   const createLimiter = limiterFor(config.createRateLimit)
   const generalLimiter = limiterFor(config.rateLimit)
   const { prefix, maxInFlight } = config
@@ -158,14 +176,69 @@ export function createApp({ store, config, logger = stderrLogger, shutdownSignal
       if (request.method !== 'POST') {
         return guarded(request, server, CREATE_ROUTE, generalLimiter, null, () => errorResponse('method_not_allowed', { allow: CREATE_ALLOW }))
       }
-      return guarded(request, server, CREATE_ROUTE, createLimiter, null, () => {
-        // The peer only matters when it might be a trusted proxy.
-        const peerAddress = config.trustProxy.kind === 'off' ? null : (server?.requestIP(request)?.address ?? null)
-        return rendezvous.create(request, publicBaseUrl(request, config, peerAddress), locationBase(request.url))
-      })
+      return guarded(request, server, CREATE_ROUTE, createLimiter, null, () =>
+        createIn(request, server, { kind: 'seed', locationBase: locationBase(request.url) }),
+      )
     },
     RAW_BODY,
   )
+
+  /** Creates a rendezvous answered in `dialect`'s shape, with URLs as the client sees them. */
+  function createIn(request: Request, server: Server, dialect: CreateDialect): Promise<Response> {
+    // The peer only matters when it might be a trusted proxy.
+    const peerAddress = config.trustProxy.kind === 'off' ? null : (server?.requestIP(request)?.address ?? null)
+    return rendezvous.create(request, publicBaseUrl(request, config, peerAddress), dialect)
+  }
+
+  // The later Matrix dialects create sessions whose URLs are the root dialect's (section 10 B, C).
+  for (const [path, kind] of [[MSC3886_PATH, 'msc3886'], [MSC4108_PATH, 'msc4108']] as const) {
+    app.all(
+      path,
+      ({ request, server }) =>
+        request.method === 'POST'
+          ? guarded(request, server, path, createLimiter, null, () => createIn(request, server, { kind }))
+          : guarded(request, server, path, generalLimiter, null, () => errorResponse('method_not_allowed', { allow: CREATE_ALLOW })),
+      RAW_BODY,
+    )
+  }
+
+  // MSC4388: JSON bodies and sequence tokens, under its stable and unstable paths (section 10 D).
+  for (const base of MSC4388_PATHS) {
+    const sessionRoute = `${base}/{id}`
+    app.all(
+      base,
+      ({ request, server }) => {
+        switch (request.method) {
+          case 'GET':
+            return guarded(request, server, base, generalLimiter, null, () => msc4388.discovery())
+          case 'POST':
+            return guarded(request, server, base, createLimiter, null, () => msc4388.create(request))
+          default:
+            return guarded(request, server, base, generalLimiter, null, () => errorResponse('method_not_allowed', { allow: MSC4388_BASE_ALLOW }))
+        }
+      },
+      RAW_BODY,
+    )
+    app.all(
+      `${base}/:id`,
+      ({ request, server, params }) => {
+        const id = (params as Record<string, string>)['id'] ?? ''
+        return guarded(request, server, sessionRoute, generalLimiter, id, () => {
+          switch (request.method) {
+            case 'GET':
+              return msc4388.read(request, id)
+            case 'PUT':
+              return msc4388.update(request, id)
+            case 'DELETE':
+              return msc4388.remove(id)
+            default:
+              return errorResponse('method_not_allowed', { allow: MSC4388_SESSION_ALLOW })
+          }
+        })
+      },
+      RAW_BODY,
+    )
+  }
 
   app.all(
     `${prefix}:id`,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { SETTINGS, loadConfig } from './config.ts'
+import { SETTINGS, loadConfig, parseTokenFile } from './config.ts'
 
 function config(env: Record<string, string> = {}, argv: string[] = []) {
   const result = loadConfig(env, argv)
@@ -33,6 +33,8 @@ describe('loadConfig', () => {
       maxInFlight: 10000,
       logLevel: 'info',
       shutdownGraceSeconds: 10,
+      createAuth: { kind: 'off' },
+      demo: false,
     })
   })
 
@@ -88,10 +90,21 @@ describe('loadConfig', () => {
     [{ RENDEZVOUS_CREATE_RATE_LIMIT: '5/0' }, 'RENDEZVOUS_CREATE_RATE_LIMIT'],
     [{ RENDEZVOUS_LOG_LEVEL: 'loud' }, 'RENDEZVOUS_LOG_LEVEL'],
     [{ RENDEZVOUS_BODY_TIMEOUT_SECONDS: '0' }, 'RENDEZVOUS_BODY_TIMEOUT_SECONDS'],
+    [{ RENDEZVOUS_DEMO: 'maybe' }, 'RENDEZVOUS_DEMO'],
   ])('should refuse %j with one line naming %s', (env, name) => {
     const message = error(env)
     expect(message).toContain(name)
     expect(message).not.toContain('\n')
+  })
+
+  it('should read the token file setting and the demo switch', () => {
+    expect(config({ RENDEZVOUS_CREATE_AUTH: '/etc/rz/tokens' }).createAuth).toEqual({ kind: 'file', path: '/etc/rz/tokens' })
+    expect(config({ RENDEZVOUS_DEMO: 'on' }).demo).toBe(true)
+  })
+
+  it('should read tokens one per line, skipping blanks and comments, and refuse an empty file', () => {
+    expect([...parseTokenFile('# operators\nabc\n\n  def  \n')]).toEqual(['abc', 'def'])
+    expect(() => parseTokenFile('# nothing\n')).toThrow(/no tokens/)
   })
 
   it('should name the flag when the bad value came from a flag', () => {

@@ -24,6 +24,9 @@ export type RateLimit = { readonly kind: 'off' } | { readonly kind: 'bucket'; re
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'off'
 
+/** Who may create MSC4388 rendezvous: anybody, or holders of a bearer token listed in a file. */
+export type CreateAuth = { readonly kind: 'off' } | { readonly kind: 'file'; readonly path: string }
+
 export interface ServerConfig {
   readonly port: number
   readonly host: string
@@ -49,6 +52,9 @@ export interface ServerConfig {
   readonly logLevel: LogLevel
   /** Longest time shutdown waits for requests in flight before exiting anyway. */
   readonly shutdownGraceSeconds: number
+  readonly createAuth: CreateAuth
+  /** Serve the browser demo at /demo. */
+  readonly demo: boolean
 }
 
 interface Setting<K extends keyof ServerConfig> {
@@ -89,6 +95,8 @@ export const SETTINGS: readonly AnySetting[] = [
   { key: 'maxInFlight', env: 'RENDEZVOUS_MAX_IN_FLIGHT', flag: '--max-in-flight', default: '10000', help: 'requests processed at once (long-polls not counted)', parse: integer(1, 10_000_000) },
   { key: 'logLevel', env: 'RENDEZVOUS_LOG_LEVEL', flag: '--log-level', default: 'info', help: 'debug, info (one line per request), warn, error or off', parse: logLevel },
   { key: 'shutdownGraceSeconds', env: 'RENDEZVOUS_SHUTDOWN_GRACE_SECONDS', flag: '--shutdown-grace', default: '10', help: 'seconds shutdown waits for requests in flight', parse: integer(0, 3600) },
+  { key: 'createAuth', env: 'RENDEZVOUS_CREATE_AUTH', flag: '--create-auth', default: 'off', help: 'MSC4388 creation needs a bearer token: off, or a file with one accepted token per line', parse: createAuth },
+  { key: 'demo', env: 'RENDEZVOUS_DEMO', flag: '--demo', default: 'off', help: 'serve the browser demo page at /demo: on or off', parse: onOff },
 ]
 
 export type LoadResult =
@@ -180,6 +188,33 @@ function rateLimit(raw: string): RateLimit {
     throw new Error('expected <requests>/<seconds> with whole numbers (e.g. 60/60), or off')
   }
   return { kind: 'bucket', requests, seconds }
+}
+
+function createAuth(raw: string): CreateAuth {
+  if (raw === '' || raw.toLowerCase() === 'off') return { kind: 'off' }
+  return { kind: 'file', path: raw }
+}
+
+function onOff(raw: string): boolean {
+  const lowered = raw.toLowerCase()
+  if (lowered === 'on' || lowered === 'true' || lowered === '1') return true
+  if (lowered === 'off' || lowered === 'false' || lowered === '0' || lowered === '') return false
+  throw new Error('expected on or off')
+}
+
+/**
+ * The accepted bearer tokens of a token file: one per line; blank lines and `#` comments ignored.
+ * Throws when the file holds none, so a typo cannot leave creation open or shut by accident.
+ */
+export function parseTokenFile(text: string): ReadonlySet<string> {
+  const tokens = new Set(
+    text
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#')),
+  )
+  if (tokens.size === 0) throw new Error('the token file lists no tokens')
+  return tokens
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'off']

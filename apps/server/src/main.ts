@@ -5,7 +5,8 @@
 
 import { MemoryStore } from '@rendezvous/store'
 import { createApp, listenOptions } from './app.ts'
-import { loadConfig } from './config.ts'
+import { readFileSync } from 'node:fs'
+import { loadConfig, parseTokenFile } from './config.ts'
 import { jsonLogger } from './log.ts'
 
 /** How often buffered log lines reach stderr. */
@@ -22,6 +23,16 @@ if (loaded.kind === 'error') {
 }
 const { config } = loaded
 
+let createTokens: ReadonlySet<string> | null = null
+if (config.createAuth.kind === 'file') {
+  try {
+    createTokens = parseTokenFile(readFileSync(config.createAuth.path, 'utf8'))
+  } catch (error) {
+    console.error(`rendezvous: invalid RENDEZVOUS_CREATE_AUTH ${JSON.stringify(config.createAuth.path)}: ${(error as Error).message}`)
+    process.exit(2)
+  }
+}
+
 // One log line per request is cheap only when buffered: lines collect in a sink flushed every 100 ms.
 const stderr = Bun.stderr.writer()
 const flushLogs = setInterval(() => stderr.flush(), LOG_FLUSH_MS)
@@ -34,7 +45,7 @@ const store = new MemoryStore({
   maxTotalBytes: config.maxTotalBytes,
 })
 const draining = new AbortController()
-const app = createApp({ store, config, logger, shutdownSignal: draining.signal })
+const app = createApp({ store, config, logger, shutdownSignal: draining.signal, createTokens })
 app.listen(listenOptions(config))
 logger.log('info', 'listening', {
   url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${app.server?.port}${config.prefix}`,

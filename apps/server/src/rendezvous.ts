@@ -4,6 +4,7 @@
  */
 
 import {
+  type CreateResponse,
   DEFAULT_CONTENT_TYPE,
   type EntityTagCondition,
   conditionMatches,
@@ -12,7 +13,7 @@ import {
   parsePreferWait,
 } from '@rendezvous/protocol'
 import { type Rendezvous, type RendezvousStore, waitForChange } from '@rendezvous/store'
-import { BodyDeadlines, readBodyWithin } from './body.ts'
+import { type BodyDeadlines, readBodyWithin } from './body.ts'
 import type { ServerConfig } from './config.ts'
 import {
   acceptedResponse,
@@ -29,20 +30,31 @@ export const MAX_CONTENT_TYPE_LENGTH = 255
 
 const ANY: EntityTagCondition = { kind: 'any' }
 
+/**
+ * How a create answers, per dialect (contract sections 2 and 10): the seed's 200 JSON with a
+ * relative Location, MSC3886's empty 201 with an absolute Location, MSC4108's 201 JSON `{url}`.
+ */
+export type CreateDialect =
+  | {
+      readonly kind: 'seed'
+      /** What goes before the id in the relative `Location` (see `locationBase` in app.ts). */
+      readonly locationBase: string
+    }
+  | { readonly kind: 'msc3886' }
+  | { readonly kind: 'msc4108' }
+
 export interface HandlerOptions {
   /** Aborts when the server starts shutting down: held long-polls are answered at once. */
   readonly shutdownSignal: AbortSignal
+  /** Deadlines of body reads, shared with the other dialects. */
+  readonly bodyDeadlines: BodyDeadlines
   /** Told of every request refused to protect the server (for metrics). */
   readonly onRefusal: (reason: 'capacity' | 'body_timeout') => void
 }
 
 export interface RendezvousHandlers {
-  /**
-   * @param publicBaseUrl origin (plus any proxy path) the client sees, without trailing slash
-   * @param locationBase what goes before the id in the relative `Location`: `""` when the POST URL
-   *   ends in `/`, else its last segment and a slash, so the reference resolves under the prefix
-   */
-  create(request: Request, publicBaseUrl: string, locationBase: string): Promise<Response>
+  /** @param publicBaseUrl origin (plus any proxy path) the client sees, without trailing slash */
+  create(request: Request, publicBaseUrl: string, dialect: CreateDialect): Promise<Response>
   read(request: Request, id: string): Promise<Response>
   update(request: Request, id: string): Promise<Response>
   remove(id: string): Promise<Response>
@@ -53,13 +65,12 @@ export interface RendezvousHandlers {
 export function rendezvousHandlers(
   store: RendezvousStore,
   config: ServerConfig,
-  { shutdownSignal, onRefusal }: HandlerOptions,
+  { shutdownSignal, bodyDeadlines, onRefusal }: HandlerOptions,
 ): RendezvousHandlers {
   const { maxBytes, prefix, maxWaitSeconds, maxWaiters } = config
-  const bodyDeadlines = new BodyDeadlines(config.bodyTimeoutSeconds * 1000)
   let held = 0
 
-  async function create(request: Request, publicBaseUrl: string, locationBase: string): Promise<Response> {
+  async function create(request: Request, publicBaseUrl: string, dialect: CreateDialect): Promise<Response> {
     const contentType = contentTypeOf(request)
     if (contentType === null) return contentTypeTooLong()
     const body = await readBodyWithin(request, maxBytes, bodyDeadlines)
@@ -70,10 +81,22 @@ export function rendezvousHandlers(
       return errorResponse('server_full', { retryAfterMs: result.retryAfterMs })
     }
     const { id } = result.rendezvous
+    const url = `${publicBaseUrl}${prefix}${id}`
     const headers = rendezvousHeaders(result.rendezvous)
-    headers['location'] = `${locationBase}${id}`
     headers['x-max-bytes'] = String(maxBytes)
-    return jsonResponse(200, { id, max_bytes: maxBytes, url: `${publicBaseUrl}${prefix}${id}` }, headers)
+    switch (dialect.kind) {
+      case 'seed': {
+        headers['location'] = `${dialect.locationBase}${id}`
+        const body: CreateResponse = { id, max_bytes: maxBytes, url }
+        return jsonResponse(200, body, headers)
+      }
+      case 'msc3886':
+        headers['location'] = url
+        return new Response(null, { status: 201, headers })
+      case 'msc4108':
+        headers['location'] = url
+        return jsonResponse(201, { url }, headers)
+    }
   }
 
   async function read(request: Request, id: string): Promise<Response> {
@@ -164,20 +187,9 @@ export function rendezvousHandlers(
     return (await store.delete(id)) ? noContentResponse() : errorResponse('not_found')
   }
 
-  function bodyRefused(reason: 'too_large' | 'unreadable' | 'timeout'): Response {
-    switch (reason) {
-      case 'too_large':
-        return errorResponse('too_large', { detail: tooLargeDetail(maxBytes) })
-      case 'timeout': {
-        onRefusal('body_timeout')
-        // The rest of the body may still trickle in: the connection cannot carry another request.
-        const response = errorResponse('request_timeout')
-        response.headers.set('connection', 'close')
-        return response
-      }
-      case 'unreadable':
-        return errorResponse('invalid_param', { detail: 'Request body could not be read' })
-    }
+  function bodyRefused(reason: BodyRefusal): Response {
+    if (reason === 'timeout') onRefusal('body_timeout')
+    return bodyRefusedResponse(reason, tooLargeDetail(maxBytes))
   }
 
   return { create, read, update, remove, heldRequests: () => held }
@@ -205,6 +217,24 @@ function contentTypeOf(request: Request): string | null {
   const value = request.headers.get('content-type')
   if (value === null || value === '') return DEFAULT_CONTENT_TYPE
   return value.length > MAX_CONTENT_TYPE_LENGTH ? null : value
+}
+
+type BodyRefusal = 'too_large' | 'unreadable' | 'timeout'
+
+/** The answer to a body we would not or could not read. */
+export function bodyRefusedResponse(reason: BodyRefusal, tooLargeMessage: string): Response {
+  switch (reason) {
+    case 'too_large':
+      return errorResponse('too_large', { detail: tooLargeMessage })
+    case 'timeout': {
+      // The rest of the body may still trickle in: the connection cannot carry another request.
+      const response = errorResponse('request_timeout')
+      response.headers.set('connection', 'close')
+      return response
+    }
+    case 'unreadable':
+      return errorResponse('invalid_param', { detail: 'Request body could not be read' })
+  }
 }
 
 function withWaitApplied(response: Response, seconds: number): Response {

@@ -16,6 +16,8 @@ export const ErrorCode = {
   MISSING_PARAM: 'M_MISSING_PARAM',
   UNRECOGNIZED: 'M_UNRECOGNIZED',
   UNKNOWN: 'M_UNKNOWN',
+  MISSING_TOKEN: 'M_MISSING_TOKEN',
+  UNKNOWN_TOKEN: 'M_UNKNOWN_TOKEN',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -28,6 +30,9 @@ export const ERRORS = {
   unknown_route: { status: 404, errcode: ErrorCode.UNRECOGNIZED, message: 'Unrecognized request' },
   method_not_allowed: { status: 405, errcode: ErrorCode.UNRECOGNIZED, message: 'Method not allowed' },
   precondition_failed: { status: 412, errcode: ErrorCode.CONCURRENT_WRITE, message: 'ETag does not match' },
+  sequence_conflict: { status: 409, errcode: ErrorCode.CONCURRENT_WRITE, message: 'Sequence token is not current' },
+  missing_token: { status: 401, errcode: ErrorCode.MISSING_TOKEN, message: 'Creating a rendezvous needs an access token' },
+  unknown_token: { status: 401, errcode: ErrorCode.UNKNOWN_TOKEN, message: 'Access token not accepted' },
   too_large: { status: 413, errcode: ErrorCode.TOO_LARGE, message: 'Payload too large' },
   rate_limited: { status: 429, errcode: ErrorCode.LIMIT_EXCEEDED, message: 'Too many requests' },
   server_full: { status: 429, errcode: ErrorCode.LIMIT_EXCEEDED, message: 'Server at capacity, try again later' },
@@ -50,6 +55,6 @@ export function errorBody(kind: ErrorKind, detail?: string, retryAfterMs?: numbe
   const { errcode, message } = ERRORS[kind]
   const body: ErrorBody = { errcode, error: detail ?? message }
   if (retryAfterMs !== undefined) body.retry_after_ms = retryAfterMs
-  if (kind === 'precondition_failed') body[MSC4108_ERRCODE_FIELD] = errcode
+  if (kind === 'precondition_failed' || kind === 'sequence_conflict') body[MSC4108_ERRCODE_FIELD] = errcode
   return body
 }

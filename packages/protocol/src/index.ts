@@ -22,4 +22,21 @@ export { parsePrefer, parsePreferWait } from './prefer.ts'
 
 // --- Bodies and errors ---
 export { CreateResponse, ErrorBody, HealthResponse, RENDEZVOUS_ID_PATTERN, isRendezvousId } from './schemas.ts'
+export {
+  MSC3886_PATH,
+  MSC4108_PATH,
+  MSC4388_MAX_DATA_BYTES,
+  MSC4388_PATHS,
+  Msc4388CreateRequest,
+  Msc4388CreateResponse,
+  Msc4388Discovery,
+  Msc4388ReadResponse,
+  Msc4388UpdateRequest,
+  Msc4388UpdateResponse,
+  OPAQUE_ID_PATTERN,
+  etagOfSequenceToken,
+  isBrowserNavigation,
+  isOpaqueIdentifier,
+  sequenceTokenOf,
+} from './msc4388.ts'
 export { ERRORS, ErrorCode, type ErrorKind, MSC4108_ERRCODE_FIELD, errorBody } from './errors.ts'

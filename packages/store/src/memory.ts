@@ -77,6 +77,7 @@ export class MemoryStore implements RendezvousStore {
       payload: write.payload,
       contentType: this.#intern(write.contentType),
       etag: this.#etags.next(),
+      previousEtag: null,
       lastModified: now,
       expiresAt: now + this.#limits.ttlMs,
     }
@@ -104,6 +105,7 @@ export class MemoryStore implements RendezvousStore {
       payload: write.payload,
       contentType: this.#intern(write.contentType),
       etag: this.#etags.next(),
+      previousEtag: current.etag,
       lastModified: now,
       expiresAt: current.expiresAt,
     }

@@ -16,6 +16,11 @@ export interface Rendezvous {
   readonly contentType: string
   /** Strong, quoted entity-tag, unique per rendezvous and per write. */
   readonly etag: string
+  /**
+   * The ETag this write replaced (null after creation), so a client that retries a write whose
+   * answer it lost can be recognised (MSC4388's exact-retry rule).
+   */
+  readonly previousEtag: string | null
   /** Epoch milliseconds of the last write (creation counts as one). */
   readonly lastModified: number
   /** Epoch milliseconds after which the rendezvous is gone. Fixed at creation. */

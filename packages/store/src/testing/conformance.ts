@@ -101,6 +101,18 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         expect(read!.expiresAt).toBe(rz.expiresAt)
       })
 
+      it('should remember the ETag each write replaced', async () => {
+        const store = await open()
+        const rz = await created(store)
+        expect(rz.previousEtag).toBeNull()
+        const first = await store.update(rz.id, { payload: bytes('1'), contentType: 'text/plain', ifMatch: ANY })
+        const second = await store.update(rz.id, { payload: bytes('2'), contentType: 'text/plain', ifMatch: ANY })
+        if (!first.ok || !second.ok) throw new Error('refused')
+        expect(first.rendezvous.previousEtag).toBe(rz.etag)
+        expect(second.rendezvous.previousEtag).toBe(first.rendezvous.etag)
+        expect((await store.get(rz.id))?.previousEtag).toBe(first.rendezvous.etag)
+      })
+
       it('should issue a new ETag for each write of identical bytes', async () => {
         const store = await open()
         const rz = await created(store, bytes('same'))
