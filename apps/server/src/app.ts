@@ -11,6 +11,7 @@ import type { RendezvousStore } from '@rendezvous/store'
 import { Elysia } from 'elysia'
 import { BodyDeadlines } from './body.ts'
 import { clientAddress, rateLimitKey } from './client-address.ts'
+import { demoAssets } from './demo.ts'
 import type { ServerConfig } from './config.ts'
 import { type Logger, idHash, stderrLogger } from './log.ts'
 import { Metrics } from './metrics.ts'
@@ -85,6 +86,11 @@ export function createApp({
   const { prefix, maxInFlight } = config
   let inFlight = 0
 
+  function preflight(): Response {
+    metrics.observe('OPTIONS', 'preflight', 204, 0)
+    return preflightResponse()
+  }
+
   /**
    * Runs `work` for a request unless the server is too busy or the client over its budget, then
    * records the outcome. `id` is the rendezvous the request is about, if any: a refusal still
@@ -138,8 +144,8 @@ export function createApp({
   const app = new Elysia({ precompile: true })
     // A CORS preflight gets the same answer on every path, known or not. A route rather than an
     // onRequest hook: a hook would run (and cost) on every request.
-    .options('/', () => preflightResponse())
-    .options('/*', () => preflightResponse())
+    .options('/', () => preflight())
+    .options('/*', () => preflight())
     .onError(({ code, error, request }) => {
       if (code === 'NOT_FOUND') {
         metrics.observe(request.method, 'unknown', 404, 0)
@@ -165,6 +171,13 @@ export function createApp({
       const body = metrics.render(gauges, process.memoryUsage())
       return new Response(body, { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' } })
     })
+
+  if (config.demo) {
+    const demo = demoAssets()
+    app.get('/demo', () => demo.page())
+    app.get('/demo/demo.js', () => demo.script())
+    app.get('/demo/qr', ({ request }) => demo.qr(request))
+  }
 
   // Handlers name the context fields they use: Elysia inspects them and skips parsing the rest
   // (cookies, query, headers). Passing the whole context along would make it prepare everything.
