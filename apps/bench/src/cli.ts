@@ -35,6 +35,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'waiters', value: 'W', default: '1000', help: 'long-polls held at once', scenarios: ['hold'] },
   { name: 'hold', value: 'S', default: '2', help: 'seconds all waiters are held before the writes', scenarios: ['hold'] },
   { name: 'writers', value: 'N', default: '64', help: 'concurrent writers (and creators)', scenarios: ['hold'] },
+  { name: 'write-rate', value: 'N', default: '1000', help: 'writes per second to the held rendezvous (0: as fast as possible)', scenarios: ['hold'] },
+  { name: 'rounds', value: 'N', default: '5', help: 'with --ceiling: alternate our server and the ceiling this many times, so drift on a shared machine hits both alike', scenarios: ['ops'] },
   { name: 'rendezvous', value: 'N', default: '100000', help: 'rendezvous to create and keep', scenarios: ['fill'] },
 ]
 

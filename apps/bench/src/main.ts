@@ -6,12 +6,12 @@ import { writeFileSync } from 'node:fs'
 import { readFileSync } from 'node:fs'
 import { type ParsedArgs, helpText, intOption, parseArgs, stringOption } from './cli.ts'
 import { machineInfo } from './machine.ts'
-import type { Recorder } from './recorder.ts'
+import { Recorder } from './recorder.ts'
 import { type BenchReport, compareReports, htmlReport, summaryTable } from './report.ts'
 import { runFill } from './scenarios/fill.ts'
 import { runHandshakes } from './scenarios/handshake.ts'
 import { runHold } from './scenarios/hold.ts'
-import { OPERATIONS, type Operation, runOps } from './scenarios/ops.ts'
+import { OPERATIONS, type Operation, prepareOps } from './scenarios/ops.ts'
 import { type Target, existingTarget, openFilesLimit, spawnCeiling, spawnServer } from './target.ts'
 
 const SERVER_CPU = 0
@@ -44,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
     if (target.process) {
       report.figures['server rss (MiB)'] = round(target.process.rssBytes() / 2 ** 20)
       report.figures['server cpu (s)'] = round(cpu!)
-      report.figures['server cpu (% of one core)'] = round((100 * cpu!) / report.result.elapsedSeconds)
+      report.figures['server cpu (% of one core, whole run)'] = round((100 * cpu!) / report.result.elapsedSeconds)
     }
     console.log(summaryTable(report))
     const json = stringOption(args, 'json')
@@ -73,7 +73,7 @@ async function runScenario(args: ParsedArgs, target: Target, serverArgs: string[
       checkOpenFiles(connections)
       const options = { pairs, handshakes, durationSeconds, messages: intOption(args, 'messages', 1, 1), payloadBytes, pollIntervalMs: intOption(args, 'poll-interval', 1000), longPoll, waitSeconds: intOption(args, 'wait', 30), connections }
       Object.assign(config, options)
-      const recorder = new (await import('./recorder.ts')).Recorder()
+      const recorder = new Recorder()
       const stopProgress = progress('handshake', recorder, handshakes)
       await runHandshakes(base, options, recorder)
       stopProgress()
@@ -97,30 +97,53 @@ async function runScenario(args: ParsedArgs, target: Target, serverArgs: string[
       if (!OPERATIONS.includes(operation as Operation)) throw new Error(`--op must be one of ${OPERATIONS.join(', ')}`)
       const connections = intOption(args, 'connections', 64, 1)
       checkOpenFiles(connections)
-      const options = { operation: operation as Operation, connections, durationSeconds: intOption(args, 'duration', 5, 1), payloadBytes, ceiling: false }
-      Object.assign(config, options, { ceiling: args.switches.has('ceiling') })
-      const recorder = await withProgress(`ops ${operation}`, () => runOps(base, options))
+      const durationSeconds = intOption(args, 'duration', 5, 1)
+      const withCeiling = args.switches.has('ceiling')
+      const rounds = withCeiling ? intOption(args, 'rounds', 5, 1) : 1
+      const options = { operation: operation as Operation, connections, durationSeconds, payloadBytes, ceiling: false }
+      Object.assign(config, options, { ceiling: withCeiling, rounds })
+      const ours = await prepareOps(base, options)
+      const bare = withCeiling ? await spawnCeiling(pin ? SERVER_CPU : null) : null
+      const recorder = new Recorder()
+      const ceilingRecorder = new Recorder()
+      try {
+        const theirs = bare ? await prepareOps(bare.url, { ...options, ceiling: true }) : null
+        // Alternate short rounds: a slow spell on a shared machine then hits both servers alike.
+        await withProgress(`ops ${operation}`, async () => {
+          for (let round = 0; round < rounds; round++) {
+            await ours.measure(durationSeconds / rounds, recorder)
+            if (theirs) await theirs.measure(durationSeconds / rounds, ceilingRecorder)
+          }
+        })
+        ours.close()
+        theirs?.close()
+      } finally {
+        await bare?.stop()
+      }
       const result = recorder.result()
-      const figures: Record<string, number> = { 'requests/s': round(result.completed / result.elapsedSeconds), requests: result.completed, errors: result.errorCount }
+      const rate = result.completed / durationSeconds
+      const figures: Record<string, number> = { 'requests/s': round(rate), requests: result.completed, errors: result.errorCount }
       let ceiling: BenchReport['ceiling']
-      if (args.switches.has('ceiling')) {
-        const bare = await spawnCeiling(pin ? SERVER_CPU : null)
-        try {
-          const ceilingResult = (await withProgress(`ceiling ${operation}`, () => runOps(bare.url, { ...options, ceiling: true }))).result()
-          const ceilingRate = ceilingResult.completed / ceilingResult.elapsedSeconds
-          ceiling = { result: ceilingResult, figures: { 'requests/s': round(ceilingRate) } }
-          figures['ceiling requests/s'] = round(ceilingRate)
-          figures['fraction of ceiling'] = round(figures['requests/s']! / ceilingRate)
-        } finally {
-          await bare.stop()
-        }
+      if (bare) {
+        const ceilingResult = ceilingRecorder.result()
+        const ceilingRate = ceilingResult.completed / durationSeconds
+        ceiling = { result: ceilingResult, figures: { 'requests/s': round(ceilingRate) } }
+        figures['ceiling requests/s'] = round(ceilingRate)
+        figures['fraction of ceiling'] = round(rate / ceilingRate)
       }
       return { scenario: `ops ${operation}`, config, machine, result, figures, ...(ceiling ? { ceiling } : {}) }
     }
     case 'hold': {
       const waiters = intOption(args, 'waiters', 1000, 1)
       checkOpenFiles(waiters + 100)
-      const options = { waiters, payloadBytes, waitSeconds: intOption(args, 'wait', 30, 1), holdSeconds: intOption(args, 'hold', 2), writers: intOption(args, 'writers', 64, 1) }
+      const options = {
+        waiters,
+        payloadBytes,
+        waitSeconds: intOption(args, 'wait', 30, 1),
+        holdSeconds: intOption(args, 'hold', 2),
+        writers: intOption(args, 'writers', 64, 1),
+        writeRate: intOption(args, 'write-rate', 1000),
+      }
       Object.assign(config, options)
       const outcome = await runHold(base, options, target.process, (line) => process.stderr.write(`[hold] ${line}\n`))
       const result = outcome.recorder.result()

@@ -125,8 +125,7 @@ export function rendezvousHandlers(
     held++
     let outcome
     try {
-      const signal = AbortSignal.any([request.signal, shutdownSignal])
-      outcome = await waitForChange(store, rendezvous.id, known, { timeoutMs: seconds * 1000, signal })
+      outcome = await waitForChange(store, rendezvous.id, known, { timeoutMs: seconds * 1000, signal: [request.signal, shutdownSignal] })
     } finally {
       held--
     }

@@ -21,7 +21,7 @@ type Headers = Record<string, string>
 
 /**
  * On every response: browsers may read it from any origin, nothing may cache or transform it, and
- * nothing in it may run or be sniffed as another type.
+ * nothing in it may be sniffed as another type.
  */
 function commonHeaders(): Headers {
   return {
@@ -31,7 +31,6 @@ function commonHeaders(): Headers {
     pragma: 'no-cache',
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
-    'content-security-policy': CONTENT_SECURITY_POLICY,
   }
 }
 
@@ -59,10 +58,14 @@ function httpDate(epochMs: number): string {
   return text
 }
 
-/** `200 OK` with the payload bytes exactly and the stored content type verbatim. */
+/**
+ * `200 OK` with the payload bytes exactly and the stored content type verbatim. Payloads are
+ * whatever a client wrote, so a browser opening one may run, load and frame nothing.
+ */
 export function payloadResponse(rendezvous: Rendezvous): Response {
   const headers = rendezvousHeaders(rendezvous)
   headers['content-type'] = rendezvous.contentType
+  headers['content-security-policy'] = CONTENT_SECURITY_POLICY
   return new Response(rendezvous.payload, { status: 200, headers })
 }
 

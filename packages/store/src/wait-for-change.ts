@@ -20,7 +20,11 @@ export type WaitOutcome =
 export interface WaitOptions {
   /** Longest wait. The rendezvous's own expiry ends the wait earlier, as `gone`. */
   readonly timeoutMs: number
-  readonly signal?: AbortSignal
+  /**
+   * Ends the wait as `aborted` when it fires; several may be given (say, the client's disconnect and
+   * the server's shutdown) without the cost of combining them into one.
+   */
+  readonly signal?: AbortSignal | readonly AbortSignal[]
 }
 
 /**
@@ -39,6 +43,7 @@ export function waitForChange(
   known: EntityTagCondition,
   { timeoutMs, signal }: WaitOptions,
 ): Promise<WaitOutcome> {
+  const signals = signal === undefined ? [] : Array.isArray(signal) ? (signal as readonly AbortSignal[]) : [signal as AbortSignal]
   return new Promise<WaitOutcome>((resolve, reject) => {
     let settled = false
     let timer: ReturnType<typeof setTimeout> | undefined
@@ -47,7 +52,7 @@ export function waitForChange(
       settled = true
       clearTimeout(timer)
       unsubscribe()
-      signal?.removeEventListener('abort', onAbort)
+      for (const s of signals) s.removeEventListener('abort', onAbort)
     }
     const settle = (outcome: WaitOutcome) => {
       if (settled) return
@@ -76,8 +81,8 @@ export function waitForChange(
       if (change === 'updated') readAndDecide().catch(fail)
       else settle({ kind: 'gone' })
     })
-    if (signal?.aborted) return settle({ kind: 'aborted' })
-    signal?.addEventListener('abort', onAbort, { once: true })
+    if (signals.some((s) => s.aborted)) return settle({ kind: 'aborted' })
+    for (const s of signals) s.addEventListener('abort', onAbort, { once: true })
 
     // One timer, for whichever comes first: the deadline or the rendezvous's expiry. Each time it
     // fires we read again, so an early-firing timer or a clock step only costs one more read.

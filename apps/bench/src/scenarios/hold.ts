@@ -15,8 +15,13 @@ export interface HoldOptions {
   readonly waitSeconds: number
   /** How long all waiters are held before the writes start. */
   readonly holdSeconds: number
-  /** Concurrent writers. */
+  /** Concurrent writers (and creators). */
   readonly writers: number
+  /**
+   * Writes per second once all waiters are held (0: as fast as the writers go). Pacing keeps the
+   * writes from queueing behind each other, so the figure is wake-up latency, not backlog.
+   */
+  readonly writeRate: number
 }
 
 export interface HoldResult {
@@ -67,17 +72,29 @@ export async function runHold(base: URL, options: HoldOptions, server: ServerPro
   await settle()
   const rssHoldingBytes = server?.rssBytes() ?? null
 
-  log(`writing to ${options.waiters} rendezvous`)
-  next = 0
-  await Promise.all(
-    Array.from({ length: options.writers }, async () => {
-      while (next < options.waiters) {
-        const i = next++
-        writtenAt[i] = performance.now()
-        await recorder.send(control, 'put', { method: 'PUT', path: `${prefix}${sessions[i]!.id}`, body: messagePayload({ pair: i, handshake: 0, seq: 1 }, options.payloadBytes) }, [202])
-      }
-    }),
-  )
+  log(`writing to ${options.waiters} rendezvous${options.writeRate > 0 ? ` at ${options.writeRate}/s` : ''}`)
+  const write = (i: number) => {
+    writtenAt[i] = performance.now()
+    return recorder.send(control, 'put', { method: 'PUT', path: `${prefix}${sessions[i]!.id}`, body: messagePayload({ pair: i, handshake: 0, seq: 1 }, options.payloadBytes) }, [202])
+  }
+  if (options.writeRate > 0) {
+    const started = performance.now()
+    const writes: Promise<unknown>[] = []
+    for (let i = 0; i < options.waiters; i++) {
+      const due = started + (i * 1000) / options.writeRate
+      const wait = due - performance.now()
+      if (wait > 1) await Bun.sleep(wait)
+      writes.push(write(i))
+    }
+    await Promise.all(writes)
+  } else {
+    next = 0
+    await Promise.all(
+      Array.from({ length: options.writers }, async () => {
+        while (next < options.waiters) await write(next++)
+      }),
+    )
+  }
   await Promise.all(woken)
   waiterPool.close()
   control.close()

@@ -22,8 +22,15 @@ export interface OpsOptions {
 /** Rendezvous prepared for `delete`, per connection, before the clock starts. */
 const DELETE_POOL_PER_CONNECTION = 2000
 
-/** Prepares what the operation needs, then measures it; the returned recorder covers only the timed part. */
-export async function runOps(base: URL, options: OpsOptions): Promise<Recorder> {
+/** An operation ready to be measured: its connections and prepared rendezvous are in place. */
+export interface PreparedOps {
+  /** Runs the closed loop for `seconds`, recording into `recorder`. */
+  measure(seconds: number, recorder: Recorder): Promise<void>
+  close(): void
+}
+
+/** Prepares what the operation needs (untimed): a rendezvous per connection, ids to delete. */
+export async function prepareOps(base: URL, options: OpsOptions): Promise<PreparedOps> {
   const prepare = new Recorder()
   const pool = new HttpPool(base.hostname, Number(base.port), options.connections)
   const prefix = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`
@@ -38,40 +45,43 @@ export async function runOps(base: URL, options: OpsOptions): Promise<Recorder> 
   }
 
   const workers = await Promise.all(
-    Array.from({ length: options.connections }, async () => {
-      if (options.operation === 'create') return { requests: () => ({ method: 'POST', path: prefix, body }) as HttpRequest }
+    Array.from({ length: options.connections }, async (): Promise<() => HttpRequest | null> => {
+      if (options.operation === 'create') return () => ({ method: 'POST', path: prefix, body })
       if (options.operation === 'delete') {
+        if (options.ceiling) return () => ({ method: 'DELETE', path: `${prefix}x` })
         const ids: string[] = []
-        for (let i = 0; i < (options.ceiling ? 1 : DELETE_POOL_PER_CONNECTION); i++) ids.push((await prepared(new Uint8Array(0))).id)
+        for (let i = 0; i < DELETE_POOL_PER_CONNECTION; i++) ids.push((await prepared(new Uint8Array(0))).id)
         let next = 0
-        return { requests: () => (options.ceiling ? { method: 'DELETE', path: `${prefix}x` } : next < ids.length ? { method: 'DELETE', path: `${prefix}${ids[next++]}` } : null) }
+        return () => (next < ids.length ? { method: 'DELETE', path: `${prefix}${ids[next++]}` } : null)
       }
       const { id, etag } = await prepared(body)
       const path = `${prefix}${id}`
       switch (options.operation) {
         case 'get':
-          return { requests: () => ({ method: 'GET', path }) as HttpRequest }
+          return () => ({ method: 'GET', path })
         case 'get-304':
-          return { requests: () => ({ method: 'GET', path, headers: { 'if-none-match': etag } }) as HttpRequest }
+          return () => ({ method: 'GET', path, headers: { 'if-none-match': etag } })
         case 'put':
-          return { requests: () => ({ method: 'PUT', path, body }) as HttpRequest }
+          return () => ({ method: 'PUT', path, body })
       }
     }),
   )
 
   const expected = options.ceiling ? [200, 202] : { create: [200], get: [200], 'get-304': [304], put: [202], delete: [204] }[options.operation]
-  const recorder = new Recorder()
-  const deadline = performance.now() + options.durationSeconds * 1000
-  await Promise.all(
-    workers.map(async (worker) => {
-      while (performance.now() < deadline) {
-        const request = worker.requests()
-        if (request === null) return
-        await recorder.send(pool, options.operation, request, expected)
-        recorder.complete()
-      }
-    }),
-  )
-  pool.close()
-  return recorder
+  return {
+    async measure(seconds, recorder) {
+      const deadline = performance.now() + seconds * 1000
+      await Promise.all(
+        workers.map(async (next) => {
+          while (performance.now() < deadline) {
+            const request = next()
+            if (request === null) return
+            await recorder.send(pool, options.operation, request, expected)
+            recorder.complete()
+          }
+        }),
+      )
+    },
+    close: () => pool.close(),
+  }
 }

@@ -420,6 +420,18 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         expect(await waitForChange(store, rz.id, known(rz.etag), { timeoutMs: 10_000, signal: controller.signal })).toEqual({ kind: 'aborted' })
         expect(store.stats().subscribers).toBe(0)
       })
+
+      it('should answer aborted when any of several signals fires', async () => {
+        const store = await open()
+        const rz = await created(store)
+        const client = new AbortController()
+        const shutdown = new AbortController()
+        const waiting = waitForChange(store, rz.id, known(rz.etag), { timeoutMs: 10_000, signal: [client.signal, shutdown.signal] })
+        await sleep(20)
+        shutdown.abort()
+        expect(await waiting).toEqual({ kind: 'aborted' })
+        expect(store.stats().subscribers).toBe(0)
+      })
     })
   })
 }
