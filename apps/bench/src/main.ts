@@ -106,13 +106,15 @@ async function runScenario(args: ParsedArgs, target: Target, serverArgs: string[
       const bare = withCeiling ? await spawnCeiling(pin ? SERVER_CPU : null) : null
       const recorder = new Recorder()
       const ceilingRecorder = new Recorder()
+      let oursSeconds = 0
+      let ceilingSeconds = 0
       try {
         const theirs = bare ? await prepareOps(bare.url, { ...options, ceiling: true }) : null
         // Alternate short rounds: a slow spell on a shared machine then hits both servers alike.
         await withProgress(`ops ${operation}`, async () => {
           for (let round = 0; round < rounds; round++) {
-            await ours.measure(durationSeconds / rounds, recorder)
-            if (theirs) await theirs.measure(durationSeconds / rounds, ceilingRecorder)
+            oursSeconds += await ours.measure(durationSeconds / rounds, recorder)
+            if (theirs) ceilingSeconds += await theirs.measure(durationSeconds / rounds, ceilingRecorder)
           }
         })
         ours.close()
@@ -121,12 +123,12 @@ async function runScenario(args: ParsedArgs, target: Target, serverArgs: string[
         await bare?.stop()
       }
       const result = recorder.result()
-      const rate = result.completed / durationSeconds
+      const rate = result.completed / oursSeconds
       const figures: Record<string, number> = { 'requests/s': round(rate), requests: result.completed, errors: result.errorCount }
       let ceiling: BenchReport['ceiling']
       if (bare) {
         const ceilingResult = ceilingRecorder.result()
-        const ceilingRate = ceilingResult.completed / durationSeconds
+        const ceilingRate = ceilingResult.completed / ceilingSeconds
         ceiling = { result: ceilingResult, figures: { 'requests/s': round(ceilingRate) } }
         figures['ceiling requests/s'] = round(ceilingRate)
         figures['fraction of ceiling'] = round(rate / ceilingRate)

@@ -24,8 +24,11 @@ const DELETE_POOL_PER_CONNECTION = 2000
 
 /** An operation ready to be measured: its connections and prepared rendezvous are in place. */
 export interface PreparedOps {
-  /** Runs the closed loop for `seconds`, recording into `recorder`. */
-  measure(seconds: number, recorder: Recorder): Promise<void>
+  /**
+   * Runs the closed loop for `seconds`, recording into `recorder`. Returns the seconds it really
+   * ran: less when `delete` used up its prepared ids early.
+   */
+  measure(seconds: number, recorder: Recorder): Promise<number>
   close(): void
 }
 
@@ -70,17 +73,21 @@ export async function prepareOps(base: URL, options: OpsOptions): Promise<Prepar
   const expected = options.ceiling ? [200, 202] : { create: [200], get: [200], 'get-304': [304], put: [202], delete: [204] }[options.operation]
   return {
     async measure(seconds, recorder) {
-      const deadline = performance.now() + seconds * 1000
+      const started = performance.now()
+      const deadline = started + seconds * 1000
+      let lastActive = started
       await Promise.all(
         workers.map(async (next) => {
           while (performance.now() < deadline) {
             const request = next()
-            if (request === null) return
+            if (request === null) break
             await recorder.send(pool, options.operation, request, expected)
             recorder.complete()
           }
+          lastActive = Math.max(lastActive, performance.now())
         }),
       )
+      return (lastActive - started) / 1000
     },
     close: () => pool.close(),
   }
