@@ -140,8 +140,10 @@ export function createApp({
     }
   }
 
-  // Compile every route at start-up rather than on its first request.
-  const app = new Elysia({ precompile: true })
+  // Compile every route at start-up rather than on its first request. Elysia by default finds the
+  // path by skipping 11 characters (`http://a.bc`), which misroutes requests with a Host shorter
+  // than four characters; clients choose the Host, so we take the exact way.
+  const app = new Elysia({ precompile: true, handler: { standardHostname: false } })
     // A CORS preflight gets the same answer on every path, known or not. A route rather than an
     // onRequest hook: a hook would run (and cost) on every request.
     .options('/', () => preflight())

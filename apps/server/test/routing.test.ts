@@ -42,6 +42,17 @@ describe('ids that were never issued', () => {
   })
 })
 
+describe('short Host headers', () => {
+  it.each(['x', 'ab', 'a.b', '[::1]'])('should route a request with Host %j like any other', async (host) => {
+    const created = await rawRequest(server.port, `POST / HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi`)
+    expect(created.status).toBe(200)
+    const id = /"id":"([A-Za-z0-9_-]{22})"/.exec(created.text)?.[1]
+    const read = await rawRequest(server.port, `GET /${id} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)
+    expect(read.status).toBe(200)
+    expect(read.text.endsWith('hi')).toBe(true)
+  })
+})
+
 describe('unknown paths and methods', () => {
   it('should answer 404 M_UNRECOGNIZED for paths outside the API', async () => {
     await expectJsonError(await fetch(`${server.origin}/a/b/c`), 404, 'M_UNRECOGNIZED')
