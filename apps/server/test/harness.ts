@@ -26,7 +26,11 @@ export interface TestServer {
  * Starts a server from the defaults, overridden by `env` (the same variables main.ts reads). Rate
  * limits are off unless `env` turns them on: tests of other behaviour send bursts no client would.
  */
-export async function startServer(env: Record<string, string> = {}, logger: Logger = silentLogger): Promise<TestServer> {
+export async function startServer(
+  env: Record<string, string> = {},
+  logger: Logger = silentLogger,
+  createTokens: ReadonlySet<string> | null = null,
+): Promise<TestServer> {
   const loaded = loadConfig(
     { HOST: '127.0.0.1', PORT: '0', RENDEZVOUS_RATE_LIMIT: 'off', RENDEZVOUS_CREATE_RATE_LIMIT: 'off', ...env },
     [],
@@ -40,7 +44,7 @@ export async function startServer(env: Record<string, string> = {}, logger: Logg
     sweepIntervalMs: 100,
   })
   const shutdown = new AbortController()
-  const app = createApp({ store, config, logger, shutdownSignal: shutdown.signal })
+  const app = createApp({ store, config, logger, shutdownSignal: shutdown.signal, createTokens })
   app.listen(listenOptions(config))
   const port = app.server!.port!
   const origin = `http://127.0.0.1:${port}`

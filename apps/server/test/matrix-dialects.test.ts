@@ -172,16 +172,8 @@ describe.each([MSC4388_STABLE, MSC4388_UNSTABLE])('MSC4388 at %s', (base) => {
 
 describe('MSC4388 creation with RENDEZVOUS_CREATE_AUTH', () => {
   it('should need an accepted bearer token to create, and nothing else', async () => {
-    const { MemoryStore } = await import('@rendezvous/store')
-    const { createApp, listenOptions } = await import('../src/app.ts')
-    const { loadConfig } = await import('../src/config.ts')
-    const { silentLogger } = await import('../src/log.ts')
-    const loaded = loadConfig({ HOST: '127.0.0.1', PORT: '0', RENDEZVOUS_RATE_LIMIT: 'off', RENDEZVOUS_CREATE_RATE_LIMIT: 'off' }, [])
-    if (loaded.kind !== 'config') throw new Error('config')
-    const store = new MemoryStore({ ttlMs: 60_000, maxSessions: 100, maxTotalBytes: 100_000 })
-    const app = createApp({ store, config: loaded.config, logger: silentLogger, createTokens: new Set(['s3cret']) })
-    app.listen(listenOptions(loaded.config))
-    const origin = `http://127.0.0.1:${app.server!.port}`
+    const guarded = await startServer({}, undefined, new Set(['s3cret']))
+    const origin = guarded.origin
     try {
       const post = (headers: Record<string, string>) => fetch(`${origin}${MSC4388_STABLE}`, { method: 'POST', body: JSON.stringify({ data: 'x' }), headers })
       const missing = await post({})
@@ -197,8 +189,7 @@ describe('MSC4388 creation with RENDEZVOUS_CREATE_AUTH', () => {
       expect((await fetch(`${origin}${MSC4388_STABLE}/${id}`)).status).toBe(200)
       expect((await fetch(`${origin}/`, { method: 'POST' })).status).toBe(200)
     } finally {
-      await app.stop(true)
-      await store.close()
+      await guarded.close()
     }
   })
 })

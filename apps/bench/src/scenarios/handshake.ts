@@ -64,6 +64,24 @@ export async function runHandshakes(base: URL, options: HandshakeOptions, record
     return mismatch === null
   }
 
+  /**
+   * `writer` writes `message` with If-Match while `reader` is already waiting for it; true when the
+   * reader got exactly that message.
+   */
+  async function deliver(id: string, writer: Device, reader: Device, message: MessageId): Promise<boolean> {
+    const sent = { at: performance.now() }
+    const [read] = await Promise.all([
+      waitForPeer(id, reader, sent),
+      (async () => {
+        sent.at = performance.now()
+        const body = messagePayload(message, options.payloadBytes)
+        const put = await recorder.send(pool, 'put', { method: 'PUT', path: `${prefix}${id}`, body, headers: { 'if-match': writer.etag } }, [202])
+        if (put?.status === 202) writer.etag = put.headers.get('etag') ?? ''
+      })(),
+    ])
+    return read !== null && verify(read, message)
+  }
+
   async function handshake(pair: number, n: number): Promise<void> {
     const startedAt = performance.now()
     const message = (seq: number): MessageId => ({ pair, handshake: n, seq })
@@ -79,29 +97,8 @@ export async function runHandshakes(base: URL, options: HandshakeOptions, record
     b.etag = first.headers.get('etag') ?? ''
 
     for (let round = 0; round < options.messages; round++) {
-      const toA = message(2 * round + 1)
-      const toB = message(2 * round + 2)
-      // B writes while A is already waiting for it.
-      const sentToA = { at: performance.now() }
-      const [aRead] = await Promise.all([
-        waitForPeer(id, a, sentToA),
-        (async () => {
-          sentToA.at = performance.now()
-          const put = await recorder.send(pool, 'put', { method: 'PUT', path: `${prefix}${id}`, body: messagePayload(toA, options.payloadBytes), headers: { 'if-match': b.etag } }, [202])
-          if (put?.status === 202) b.etag = put.headers.get('etag') ?? ''
-        })(),
-      ])
-      if (!aRead || !verify(aRead, toA)) return
-      const sentToB = { at: performance.now() }
-      const [bRead] = await Promise.all([
-        waitForPeer(id, b, sentToB),
-        (async () => {
-          sentToB.at = performance.now()
-          const put = await recorder.send(pool, 'put', { method: 'PUT', path: `${prefix}${id}`, body: messagePayload(toB, options.payloadBytes), headers: { 'if-match': a.etag } }, [202])
-          if (put?.status === 202) a.etag = put.headers.get('etag') ?? ''
-        })(),
-      ])
-      if (!bRead || !verify(bRead, toB)) return
+      if (!(await deliver(id, b, a, message(2 * round + 1)))) return
+      if (!(await deliver(id, a, b, message(2 * round + 2)))) return
     }
 
     const deleted = await recorder.send(pool, 'delete', { method: 'DELETE', path: `${prefix}${id}` }, [204])
