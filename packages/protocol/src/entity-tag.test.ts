@@ -8,7 +8,7 @@ function parsed(value: string) {
 }
 
 describe('parseEntityTagCondition', () => {
-  it('should read * as any', () => {
+  it('should read * as matching every tag', () => {
     expect(parsed('*')).toEqual({ kind: 'any' })
     expect(parsed('  *  ')).toEqual({ kind: 'any' })
   })
