@@ -30,6 +30,11 @@ describe('parsePrefer', () => {
     expect(prefs.size).toBe(0)
   })
 
+  it('should read escapes in quoted values and refuse an escaped closing quote', () => {
+    expect(parsePrefer('x="a\\"b"').get('x')).toBe('a"b')
+    expect(parsePrefer('x="open\\"').has('x')).toBe(false)
+  })
+
   it('should give an empty map for an empty header', () => {
     expect(parsePrefer('').size).toBe(0)
   })

@@ -60,6 +60,17 @@ function splitOutsideQuotes(text: string, separator: string): string[] {
 /** A token value as is, a quoted-string without its quotes and escapes, or null when malformed. */
 function unquote(raw: string): string | null {
   if (!raw.startsWith('"')) return raw.includes('"') ? null : raw
-  if (raw.length < 2 || !raw.endsWith('"')) return null
-  return raw.slice(1, -1).replace(/\\(.)/g, '$1')
+  let value = ''
+  for (let i = 1; i < raw.length; i++) {
+    const c = raw[i]!
+    if (c === '"') return i === raw.length - 1 ? value : null
+    if (c === '\\') {
+      i++
+      if (i >= raw.length) return null
+      value += raw[i]
+    } else {
+      value += c
+    }
+  }
+  return null
 }
