@@ -12,8 +12,9 @@ export function publicBaseUrl(request: Request, config: ServerConfig, peerAddres
   // request.url is absolute (`http://host:port/path`): its origin ends at the first `/` after `//`.
   const url = request.url
   const schemeEnd = url.indexOf('://')
+  const pathStart = url.indexOf('/', schemeEnd + 3)
   let proto = url.slice(0, schemeEnd)
-  let host = url.slice(schemeEnd + 3, url.indexOf('/', schemeEnd + 3) >>> 0)
+  let host = url.slice(schemeEnd + 3, pathStart < 0 ? url.length : pathStart)
   if (isTrustedProxy(config.trustProxy, peerAddress)) {
     const forwardedProto = firstListValue(request.headers.get('x-forwarded-proto'))
     const forwardedHost = firstListValue(request.headers.get('x-forwarded-host'))
