@@ -106,8 +106,8 @@ export async function readBodyWithin(request: Request, maxBytes: number, deadlin
 }
 
 /**
- * With a Content-Length the parser has already bounded the body, so Bun's native `arrayBuffer()`
- * reads it in one go, several times faster than pulling a stream chunk by chunk. On timeout the
+ * With a Content-Length the parser has already bounded the body, so Bun's native `bytes()` reads
+ * it in one go, several times faster than pulling a stream chunk by chunk. On timeout the
  * read is abandoned: it holds at most `length` (<= maxBytes) bytes and ends when the connection
  * closes, which the 408 answer asks for.
  */
@@ -116,12 +116,12 @@ function readDeclaredBody(request: Request, length: number, maxBytes: number, de
   if (length === 0) return { ok: true, bytes: EMPTY }
   return new Promise<BodyResult>((resolve) => {
     const watch = deadlines.watch(() => resolve({ ok: false, reason: 'timeout' }))
-    request.arrayBuffer().then(
-      (buffer) => {
+    // `bytes()` hands back an exact-size array (measured: the same RSS per stored payload as a
+    // copy, where `arrayBuffer()` kept about 660 bytes of slack per 1 KiB), so nothing is copied.
+    request.bytes().then(
+      (bytes) => {
         deadlines.release(watch)
-        // Bun hands back a buffer with room to spare; an exact copy is what lives on in the store
-        // (measured: about 660 bytes less per 1 KiB payload).
-        resolve(buffer.byteLength > maxBytes ? { ok: false, reason: 'too_large' } : { ok: true, bytes: new Uint8Array(buffer).slice() })
+        resolve(bytes.byteLength > maxBytes ? { ok: false, reason: 'too_large' } : { ok: true, bytes: bytes as Uint8Array<ArrayBuffer> })
       },
       () => {
         deadlines.release(watch)
