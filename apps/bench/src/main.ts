@@ -2,8 +2,7 @@
  * @module `bun run bench`: parse options, pick the target, run the scenario, report.
  */
 
-import { writeFileSync } from 'node:fs'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { type ParsedArgs, helpText, intOption, parseArgs, stringOption } from './cli.ts'
 import { machineInfo } from './machine.ts'
 import { Recorder } from './recorder.ts'

@@ -6,7 +6,7 @@
  * records metrics and one log line, whatever the outcome.
  */
 
-import { MSC3886_PATH, MSC4108_PATH, MSC4388_PATHS, isRendezvousId } from '@rendezvous/protocol'
+import { type HealthResponse, MSC3886_PATH, MSC4108_PATH, MSC4388_PATHS, isRendezvousId } from '@rendezvous/protocol'
 import type { RendezvousStore } from '@rendezvous/store'
 import { Elysia } from 'elysia'
 import { BodyDeadlines } from './body.ts'
@@ -157,9 +157,11 @@ export function createApp({
       logger.log('error', 'unhandled error', { code, error: error instanceof Error ? error.message : String(error) })
       return errorResponse('internal')
     })
-    .get('/health', () => jsonResponse(200, { status: 'ok' }))
+    .get('/health', () => jsonResponse(200, { status: 'ok' } satisfies HealthResponse))
     .get('/ready', () =>
-      shutdownSignal.aborted ? jsonResponse(503, { status: 'draining' }) : jsonResponse(200, { status: 'ready' }),
+      shutdownSignal.aborted
+        ? jsonResponse(503, { status: 'draining' } satisfies HealthResponse)
+        : jsonResponse(200, { status: 'ready' } satisfies HealthResponse),
     )
     .get('/metrics', () => {
       const { sessions, payloadBytes } = store.stats()
