@@ -6,7 +6,7 @@
  * records metrics and one log line, whatever the outcome.
  */
 
-import { type HealthResponse, MSC3886_PATH, MSC4108_PATH, MSC4388_PATHS, isRendezvousId } from '@rendezvous/protocol'
+import { Header, type HealthResponse, MSC3886_PATH, MSC4108_PATH, MSC4388_PATHS, isRendezvousId } from '@rendezvous/protocol'
 import type { RendezvousStore } from '@rendezvous/store'
 import { Elysia } from 'elysia'
 import { BodyDeadlines } from './body.ts'
@@ -66,6 +66,11 @@ const RENDEZVOUS_ROUTE = '/{id}'
 /** Bodies are read by our own size-limited reader, never parsed by the framework. */
 const RAW_BODY = { parse: 'none' } as const
 
+/** The `:id` path parameter. The paths are built at run time, so Elysia cannot type them. */
+function idParam(params: unknown): string {
+  return (params as Record<string, string>)['id'] ?? ''
+}
+
 /** Bun's server as Elysia hands it to a handler (null when the app is not listening). */
 type Server = { requestIP(request: Request): { address: string } | null } | null
 
@@ -116,7 +121,7 @@ export function createApp({
       }
       if (limiter) {
         const peer = server?.requestIP(request)?.address ?? null
-        const key = rateLimitKey(clientAddress(config.trustProxy, peer, request.headers.get('x-forwarded-for')))
+        const key = rateLimitKey(clientAddress(config.trustProxy, peer, request.headers.get(Header.xForwardedFor)))
         const allowed = limiter.take(key)
         if (!allowed.ok) {
           metrics.refuse('rate_limited')
@@ -173,7 +178,7 @@ export function createApp({
         rateLimitedClients: (createLimiter?.trackedKeys ?? 0) + (generalLimiter?.trackedKeys ?? 0),
       }
       const body = metrics.render(gauges, process.memoryUsage())
-      return new Response(body, { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' } })
+      return new Response(body, { headers: { [Header.contentType]: 'text/plain; version=0.0.4; charset=utf-8', [Header.cacheControl]: 'no-store' } })
     })
 
   if (config.demo) {
@@ -239,7 +244,7 @@ export function createApp({
     app.all(
       `${base}/:id`,
       ({ request, server, params }) => {
-        const id = (params as Record<string, string>)['id'] ?? ''
+        const id = idParam(params)
         return guarded(request, server, sessionRoute, generalLimiter, id, () => {
           switch (request.method) {
             case 'GET':
@@ -260,8 +265,7 @@ export function createApp({
   app.all(
     `${prefix}:id`,
     ({ request, server, params }) => {
-      // The path is built at run time, so Elysia cannot type its parameters.
-      const id = (params as Record<string, string>)['id'] ?? ''
+      const id = idParam(params)
       return guarded(request, server, RENDEZVOUS_ROUTE, generalLimiter, id, () => {
         switch (request.method) {
           case 'GET':

@@ -4,17 +4,13 @@
  * it passes the limit, so at most `maxBytes` accepted bytes plus the chunk in hand are ever held.
  */
 
+import { Header } from '@rendezvous/protocol'
+
 export type BodyResult =
   | { readonly ok: true; readonly bytes: Uint8Array<ArrayBuffer> }
   | { readonly ok: false; readonly reason: 'too_large' | 'unreadable' | 'timeout' }
 
 const EMPTY = new Uint8Array(0)
-
-/** True when the request declares a Content-Length above `maxBytes` (checked before reading). */
-export function declaresTooLarge(request: Request, maxBytes: number): boolean {
-  const declared = request.headers.get('content-length')
-  return declared !== null && Number(declared) > maxBytes
-}
 
 /**
  * Deadlines for body reads, checked by one timer for all of them: a timer per request costs more
@@ -66,7 +62,7 @@ interface Watch {
  * body is abandoned at the deadline, dropping whatever had arrived.
  */
 export async function readBodyWithin(request: Request, maxBytes: number, deadlines: BodyDeadlines): Promise<BodyResult> {
-  const declared = request.headers.get('content-length')
+  const declared = request.headers.get(Header.contentLength)
   if (declared !== null) return readDeclaredBody(request, Number(declared), maxBytes, deadlines)
   const body = request.body
   if (body === null) return { ok: true, bytes: EMPTY }

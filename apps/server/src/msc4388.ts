@@ -8,10 +8,12 @@ import {
   MSC4388_MAX_DATA_BYTES,
   Msc4388CreateRequest,
   type Msc4388CreateResponse,
+  type Msc4388Discovery,
   type Msc4388ReadResponse,
   Msc4388UpdateRequest,
   type Msc4388UpdateResponse,
   type EntityTagCondition,
+  Header,
   etagOfSequenceToken,
   isBrowserNavigation,
   isOpaqueIdentifier,
@@ -49,7 +51,7 @@ const decoder = new TextDecoder()
 
 export function msc4388Handlers(store: RendezvousStore, { bodyDeadlines, createTokens, onRefusal }: Msc4388Options): Msc4388Handlers {
   function discovery(): Response {
-    return jsonResponse(200, { create_available: true })
+    return jsonResponse(200, { create_available: true } satisfies Msc4388Discovery)
   }
 
   async function create(request: Request): Promise<Response> {
@@ -118,10 +120,7 @@ export function msc4388Handlers(store: RendezvousStore, { bodyDeadlines, createT
   /** Reads and validates a JSON body; a Response when it is too large, unreadable, or not the schema. */
   async function readJson<T extends TSchema>(request: Request, schema: T): Promise<Static<T> | Response> {
     const body = await readBodyWithin(request, MAX_JSON_BODY_BYTES, bodyDeadlines)
-    if (!body.ok) {
-      if (body.reason === 'timeout') onRefusal('body_timeout')
-      return bodyRefusedResponse(body.reason, `Request body larger than ${MAX_JSON_BODY_BYTES} bytes`)
-    }
+    if (!body.ok) return bodyRefusedResponse(body.reason, `Request body larger than ${MAX_JSON_BODY_BYTES} bytes`, onRefusal)
     let value: unknown
     try {
       value = JSON.parse(decoder.decode(body.bytes))
@@ -143,7 +142,7 @@ export function msc4388Handlers(store: RendezvousStore, { bodyDeadlines, createT
 /** Null when creation is open or the bearer token is accepted; else the 401 to send. */
 function authorize(request: Request, tokens: ReadonlySet<string> | null): Response | null {
   if (tokens === null) return null
-  const header = request.headers.get('authorization')
+  const header = request.headers.get(Header.authorization)
   const match = header === null ? null : /^Bearer\s+(\S+)\s*$/i.exec(header)
   if (!match) return errorResponse('missing_token')
   return tokens.has(match[1]!) ? null : errorResponse('unknown_token')

@@ -3,6 +3,7 @@
  * taken from the request; X-Forwarded-Proto/Host count only when they come from a trusted proxy.
  */
 
+import { Header } from '@rendezvous/protocol'
 import { isTrustedProxy } from './client-address.ts'
 import type { ServerConfig } from './config.ts'
 
@@ -16,8 +17,8 @@ export function publicBaseUrl(request: Request, config: ServerConfig, peerAddres
   let proto = url.slice(0, schemeEnd)
   let host = url.slice(schemeEnd + 3, pathStart < 0 ? url.length : pathStart)
   if (isTrustedProxy(config.trustProxy, peerAddress)) {
-    const forwardedProto = firstListValue(request.headers.get('x-forwarded-proto'))
-    const forwardedHost = firstListValue(request.headers.get('x-forwarded-host'))
+    const forwardedProto = firstListValue(request.headers.get(Header.xForwardedProto))
+    const forwardedHost = firstListValue(request.headers.get(Header.xForwardedHost))
     if (forwardedProto === 'http' || forwardedProto === 'https') proto = forwardedProto
     if (forwardedHost && /^[A-Za-z0-9.\-:[\]]+$/.test(forwardedHost)) host = forwardedHost
   }

@@ -6,6 +6,7 @@
 import {
   type CreateResponse,
   DEFAULT_CONTENT_TYPE,
+  Header,
   type EntityTagCondition,
   conditionMatches,
   isRendezvousId,
@@ -83,25 +84,25 @@ export function rendezvousHandlers(
     const { id } = result.rendezvous
     const url = `${publicBaseUrl}${prefix}${id}`
     const headers = rendezvousHeaders(result.rendezvous)
-    headers['x-max-bytes'] = String(maxBytes)
+    headers[Header.xMaxBytes] = String(maxBytes)
     switch (dialect.kind) {
       case 'seed': {
-        headers['location'] = `${dialect.locationBase}${id}`
+        headers[Header.location] = `${dialect.locationBase}${id}`
         const body: CreateResponse = { id, max_bytes: maxBytes, url }
         return jsonResponse(200, body, headers)
       }
       case 'msc3886':
-        headers['location'] = url
+        headers[Header.location] = url
         return new Response(null, { status: 201, headers })
       case 'msc4108':
-        headers['location'] = url
+        headers[Header.location] = url
         return jsonResponse(201, { url }, headers)
     }
   }
 
   async function read(request: Request, id: string): Promise<Response> {
     if (!isRendezvousId(id)) return errorResponse('not_found')
-    const ifNoneMatchHeader = request.headers.get('if-none-match')
+    const ifNoneMatchHeader = request.headers.get(Header.ifNoneMatch)
     const rendezvous = await store.get(id)
     if (!rendezvous) return errorResponse('not_found')
     if (ifNoneMatchHeader === null) return payloadResponse(rendezvous)
@@ -109,7 +110,7 @@ export function rendezvousHandlers(
     const ifNoneMatch = ifNoneMatchHeader === rendezvous.etag ? exactly(rendezvous.etag) : parseCondition(ifNoneMatchHeader, 'If-None-Match')
     if (ifNoneMatch instanceof Response) return ifNoneMatch
     if (!conditionMatches(ifNoneMatch, rendezvous.etag)) return payloadResponse(rendezvous)
-    const prefer = request.headers.get('prefer')
+    const prefer = request.headers.get(Header.prefer)
     const wait = prefer === null ? undefined : parsePreferWait(prefer)
     // Over the bound we answer like a server without the extension: at once, no Preference-Applied.
     if (wait === undefined || held >= maxWaiters) return notModifiedResponse(rendezvous)
@@ -151,7 +152,7 @@ export function rendezvousHandlers(
 
   async function update(request: Request, id: string): Promise<Response> {
     if (!isRendezvousId(id)) return errorResponse('not_found')
-    const ifMatchHeader = request.headers.get('if-match')
+    const ifMatchHeader = request.headers.get(Header.ifMatch)
     const ifMatch = ifMatchHeader === null ? null : parseCondition(ifMatchHeader, 'If-Match')
     if (ifMatch instanceof Response) return ifMatch
     const contentType = contentTypeOf(request)
@@ -187,8 +188,7 @@ export function rendezvousHandlers(
   }
 
   function bodyRefused(reason: BodyRefusal): Response {
-    if (reason === 'timeout') onRefusal('body_timeout')
-    return bodyRefusedResponse(reason, tooLargeDetail(maxBytes))
+    return bodyRefusedResponse(reason, tooLargeDetail(maxBytes), onRefusal)
   }
 
   return { create, read, update, remove, heldRequests: () => held }
@@ -213,22 +213,23 @@ function exactly(etag: string): EntityTagCondition {
 
 /** The request's Content-Type verbatim (default octet-stream), or null when unreasonably long. */
 function contentTypeOf(request: Request): string | null {
-  const value = request.headers.get('content-type')
+  const value = request.headers.get(Header.contentType)
   if (value === null || value === '') return DEFAULT_CONTENT_TYPE
   return value.length > MAX_CONTENT_TYPE_LENGTH ? null : value
 }
 
 type BodyRefusal = 'too_large' | 'unreadable' | 'timeout'
 
-/** The answer to a body we would not or could not read. */
-export function bodyRefusedResponse(reason: BodyRefusal, tooLargeMessage: string): Response {
+/** The answer to a body we would not or could not read; a timeout is also counted as a refusal. */
+export function bodyRefusedResponse(reason: BodyRefusal, tooLargeMessage: string, onRefusal: (reason: 'body_timeout') => void): Response {
   switch (reason) {
     case 'too_large':
       return errorResponse('too_large', { detail: tooLargeMessage })
     case 'timeout': {
+      onRefusal('body_timeout')
       // The rest of the body may still trickle in: the connection cannot carry another request.
       const response = errorResponse('request_timeout')
-      response.headers.set('connection', 'close')
+      response.headers.set(Header.connection, 'close')
       return response
     }
     case 'unreadable':
@@ -237,7 +238,7 @@ export function bodyRefusedResponse(reason: BodyRefusal, tooLargeMessage: string
 }
 
 function withWaitApplied(response: Response, seconds: number): Response {
-  response.headers.set('preference-applied', `wait=${seconds}`)
+  response.headers.set(Header.preferenceApplied, `wait=${seconds}`)
   return response
 }
 

@@ -10,6 +10,7 @@ import {
   CORS_EXPOSE_HEADERS,
   type ErrorKind,
   ERRORS,
+  Header,
   NO_STORE,
   PREFLIGHT_MAX_AGE_SECONDS,
   errorBody,
@@ -25,21 +26,21 @@ type Headers = Record<string, string>
  */
 function commonHeaders(): Headers {
   return {
-    'access-control-allow-origin': '*',
-    'access-control-expose-headers': CORS_EXPOSE_HEADERS,
-    'cache-control': NO_STORE,
-    pragma: 'no-cache',
-    'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
+    [Header.accessControlAllowOrigin]: '*',
+    [Header.accessControlExposeHeaders]: CORS_EXPOSE_HEADERS,
+    [Header.cacheControl]: NO_STORE,
+    [Header.pragma]: 'no-cache',
+    [Header.xContentTypeOptions]: 'nosniff',
+    [Header.referrerPolicy]: 'no-referrer',
   }
 }
 
 /** Common headers plus what a client needs about a live rendezvous: ETag, Expires, Last-Modified. */
 export function rendezvousHeaders(rendezvous: Rendezvous): Headers {
   const headers = commonHeaders()
-  headers['etag'] = rendezvous.etag
-  headers['expires'] = httpDate(rendezvous.expiresAt)
-  headers['last-modified'] = httpDate(rendezvous.lastModified)
+  headers[Header.etag] = rendezvous.etag
+  headers[Header.expires] = httpDate(rendezvous.expiresAt)
+  headers[Header.lastModified] = httpDate(rendezvous.lastModified)
   return headers
 }
 
@@ -64,8 +65,8 @@ function httpDate(epochMs: number): string {
  */
 export function payloadResponse(rendezvous: Rendezvous): Response {
   const headers = rendezvousHeaders(rendezvous)
-  headers['content-type'] = rendezvous.contentType
-  headers['content-security-policy'] = CONTENT_SECURITY_POLICY
+  headers[Header.contentType] = rendezvous.contentType
+  headers[Header.contentSecurityPolicy] = CONTENT_SECURITY_POLICY
   return new Response(rendezvous.payload, { status: 200, headers })
 }
 
@@ -76,7 +77,7 @@ export function notModifiedResponse(rendezvous: Rendezvous): Response {
 /** `202 Accepted` for a PUT: empty, but typed so proxies keep the headers. */
 export function acceptedResponse(rendezvous: Rendezvous): Response {
   const headers = rendezvousHeaders(rendezvous)
-  headers['content-type'] = 'text/plain'
+  headers[Header.contentType] = 'text/plain'
   return new Response('', { status: 202, headers })
 }
 
@@ -85,7 +86,7 @@ export function noContentResponse(): Response {
 }
 
 export function jsonResponse(status: number, body: unknown, headers: Headers = commonHeaders()): Response {
-  headers['content-type'] = 'application/json'
+  headers[Header.contentType] = 'application/json'
   return new Response(JSON.stringify(body), { status, headers })
 }
 
@@ -103,16 +104,16 @@ export interface ErrorOptions {
 /** A JSON error `{ errcode, error }` with the status of its kind (contract section 5). */
 export function errorResponse(kind: ErrorKind, options: ErrorOptions = {}): Response {
   const headers = options.rendezvous ? rendezvousHeaders(options.rendezvous) : commonHeaders()
-  if (options.retryAfterMs !== undefined) headers['retry-after'] = String(Math.ceil(options.retryAfterMs / 1000))
-  if (options.allow !== undefined) headers['allow'] = options.allow
+  if (options.retryAfterMs !== undefined) headers[Header.retryAfter] = String(Math.ceil(options.retryAfterMs / 1000))
+  if (options.allow !== undefined) headers[Header.allow] = options.allow
   return jsonResponse(ERRORS[kind].status, errorBody(kind, options.detail, options.retryAfterMs), headers)
 }
 
 /** The answer to a CORS preflight, on any path. */
 export function preflightResponse(): Response {
   const headers = commonHeaders()
-  headers['access-control-allow-methods'] = CORS_ALLOW_METHODS
-  headers['access-control-allow-headers'] = CORS_ALLOW_HEADERS
-  headers['access-control-max-age'] = String(PREFLIGHT_MAX_AGE_SECONDS)
+  headers[Header.accessControlAllowMethods] = CORS_ALLOW_METHODS
+  headers[Header.accessControlAllowHeaders] = CORS_ALLOW_HEADERS
+  headers[Header.accessControlMaxAge] = String(PREFLIGHT_MAX_AGE_SECONDS)
   return new Response(null, { status: 204, headers })
 }

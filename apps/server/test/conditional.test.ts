@@ -9,13 +9,16 @@ afterAll(() => server.close())
 
 const url = (id: string) => `${server.base}${id}`
 
+/** Header values that all mean "the current tag", for If-None-Match and If-Match alike. */
+const CURRENT_TAG_CONDITIONS: [string, (etag: string) => string][] = [
+  ['the current tag', (etag) => etag],
+  ['a proxy-weakened current tag', (etag) => `W/${etag}`],
+  ['a list holding the current tag', (etag) => `"other", ${etag}`],
+  ['*', () => '*'],
+]
+
 describe('If-None-Match on GET', () => {
-  it.each([
-    ['the current tag', (etag: string) => etag],
-    ['a proxy-weakened current tag', (etag: string) => `W/${etag}`],
-    ['a list holding the current tag', (etag: string) => `"other", ${etag}`],
-    ['*', () => '*'],
-  ])('should answer 304 with ETag, Expires and Last-Modified for %s', async (_name, header) => {
+  it.each(CURRENT_TAG_CONDITIONS)('should answer 304 with ETag, Expires and Last-Modified for %s', async (_name, header) => {
     const { id, etag, response } = await create(server)
     const read = await fetch(url(id), { headers: { 'if-none-match': header(etag) } })
     expect(read.status).toBe(304)
@@ -49,12 +52,7 @@ describe('If-None-Match on GET', () => {
 })
 
 describe('If-Match on PUT', () => {
-  it.each([
-    ['the current tag', (etag: string) => etag],
-    ['a proxy-weakened current tag', (etag: string) => `W/${etag}`],
-    ['a list holding the current tag', (etag: string) => `"other", ${etag}`],
-    ['*', () => '*'],
-  ])('should accept %s', async (_name, header) => {
+  it.each(CURRENT_TAG_CONDITIONS)('should accept %s', async (_name, header) => {
     const { id, etag } = await create(server)
     const put = await fetch(url(id), { method: 'PUT', body: 'new', headers: { 'if-match': header(etag) } })
     expect(put.status).toBe(202)

@@ -3,7 +3,7 @@
  * `describeStoreConformance` with a factory, then adds tests for what only that store does.
  */
 
-import { parseEntityTagCondition, type EntityTagCondition } from '@rendezvous/protocol'
+import { MAX_ETAG_LENGTH, parseEntityTagCondition, type EntityTagCondition } from '@rendezvous/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Change, Rendezvous, RendezvousStore, StoreLimits } from '../types.ts'
 import { waitForChange } from '../wait-for-change.ts'
@@ -76,7 +76,7 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         expect(a.etag).not.toBe(b.etag)
         for (const etag of [a.etag, b.etag]) {
           expect(etag).toMatch(/^"[\x21\x23-\x7e]*"$/)
-          expect(etag.length).toBeLessThanOrEqual(64)
+          expect(etag.length).toBeLessThanOrEqual(MAX_ETAG_LENGTH)
         }
       })
     })
