@@ -1,9 +1,14 @@
 /**
  * @module Who is asking: the peer address, or behind a trusted proxy the forwarded client address.
- * X-Forwarded-* is never believed unless the peer is a proxy we were told to trust.
+ * X-Forwarded-* is never believed unless the peer is a proxy we were told to trust. Every address
+ * is compared in canonical form (`ip-address.ts`), whatever spelling, brackets or port it came in.
  */
 
 import type { TrustProxy } from './config.ts'
+import { type Address, formatAddress, formatNetwork64, parseAddressWithPort, rangeContains } from './ip-address.ts'
+
+/** The key used for a peer whose address is unknown (the app is not listening on a socket). */
+const UNKNOWN = 'unknown'
 
 /** True when the peer that sent this request is a proxy we were told to trust. */
 export function isTrustedProxy(trust: TrustProxy, peerAddress: string | null): boolean {
@@ -12,26 +17,35 @@ export function isTrustedProxy(trust: TrustProxy, peerAddress: string | null): b
       return false
     case 'hops':
       return true
-    case 'addresses':
-      return peerAddress !== null && trust.addresses.includes(normalizeAddress(peerAddress))
+    case 'addresses': {
+      const peer = peerAddress === null ? null : parseAddressWithPort(peerAddress)
+      return peer !== null && isTrusted(trust, peer)
+    }
   }
 }
 
 /**
- * The address to hold responsible for a request. With `hops: N`, the client is the address N
- * entries from the right of `peer` appended to X-Forwarded-For (the peer being the nearest proxy);
- * with an address list, the right-most address that is not a trusted proxy.
+ * The canonical address to hold responsible for a request. With `hops: N`, the client is the
+ * address N entries from the right of the peer appended to X-Forwarded-For (the peer being the
+ * nearest proxy); with an address list, the right-most address that is not a trusted proxy. An
+ * entry that is not an address (`unknown`, garbage) cannot be held responsible: the nearest
+ * readable hop after it is.
  */
 export function clientAddress(trust: TrustProxy, peerAddress: string | null, forwardedFor: string | null): string {
-  const peer = normalizeAddress(peerAddress ?? 'unknown')
-  if (forwardedFor === null || !isTrustedProxy(trust, peerAddress)) return peer
-  const chain = [...forwardedFor.split(',').map((a) => normalizeAddress(a.trim())), peer].filter((a) => a !== '')
-  if (trust.kind === 'hops') return chain[Math.max(0, chain.length - 1 - trust.hops)]!
-  if (trust.kind !== 'addresses') return peer
-  for (let i = chain.length - 1; i >= 0; i--) {
-    if (!trust.addresses.includes(chain[i]!)) return chain[i]!
+  const peer = peerAddress === null ? null : parseAddressWithPort(peerAddress)
+  if (peer === null) return peerAddress ?? UNKNOWN
+  if (forwardedFor === null || trust.kind === 'off' || (trust.kind === 'addresses' && !isTrusted(trust, peer))) return formatAddress(peer)
+  const chain: (Address | null)[] = forwardedFor.split(',').map((entry) => parseAddressWithPort(entry))
+  chain.push(peer)
+  let index: number
+  if (trust.kind === 'hops') {
+    index = Math.max(0, chain.length - 1 - trust.hops)
+  } else {
+    index = chain.length - 1
+    while (index > 0 && chain[index] !== null && isTrusted(trust, chain[index]!)) index--
   }
-  return chain[0]!
+  while (chain[index] === null) index++
+  return formatAddress(chain[index]!)
 }
 
 /**
@@ -39,23 +53,10 @@ export function clientAddress(trust: TrustProxy, peerAddress: string | null, for
  * subscriber usually holds a whole /64, so per-address keys would be free to multiply).
  */
 export function rateLimitKey(address: string): string {
-  if (!address.includes(':')) return address
-  const groups = expandIpv6(address)
-  return groups ? `${groups.slice(0, 4).join(':')}::/64` : address
+  const parsed = parseAddressWithPort(address)
+  return parsed === null ? address : formatNetwork64(parsed)
 }
 
-/** Bun reports IPv4 peers on a dual-stack socket as `::ffff:a.b.c.d`. */
-export function normalizeAddress(address: string): string {
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
-}
-
-function expandIpv6(address: string): string[] | null {
-  const [head = '', tail] = address.split('::')
-  const left = head === '' ? [] : head.split(':')
-  const right = tail === undefined || tail === '' ? [] : tail.split(':')
-  const missing = 8 - left.length - right.length
-  if (tail === undefined ? left.length !== 8 : missing < 0) return null
-  const groups = [...left, ...new Array<string>(tail === undefined ? 0 : missing).fill('0'), ...right]
-  if (!groups.every((g) => /^[0-9a-fA-F]{1,4}$/.test(g))) return null
-  return groups.map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
+function isTrusted(trust: Extract<TrustProxy, { kind: 'addresses' }>, address: Address): boolean {
+  return trust.ranges.some((range) => rangeContains(range, address))
 }

@@ -32,8 +32,13 @@ describe('loadConfig', () => {
       bodyTimeoutSeconds: 10,
       maxInFlight: 10000,
       logLevel: 'info',
+      shutdownDrainSeconds: 5,
       shutdownGraceSeconds: 10,
       createAuth: { kind: 'off' },
+      createAuthOpen: new Set(),
+      store: { kind: 'memory' },
+      redisPrefix: 'rz:',
+      workers: 1,
       demo: false,
     })
   })
@@ -67,7 +72,29 @@ describe('loadConfig', () => {
   it('should read trust-proxy as off, a hop count or addresses', () => {
     expect(config({ RENDEZVOUS_TRUST_PROXY: 'off' }).trustProxy).toEqual({ kind: 'off' })
     expect(config({ RENDEZVOUS_TRUST_PROXY: '2' }).trustProxy).toEqual({ kind: 'hops', hops: 2 })
-    expect(config({ RENDEZVOUS_TRUST_PROXY: '10.0.0.1, ::1' }).trustProxy).toEqual({ kind: 'addresses', addresses: ['10.0.0.1', '::1'] })
+    const trust = config({ RENDEZVOUS_TRUST_PROXY: '10.0.0.1, ::1, 192.168.0.0/16, [2001:db8::1]' }).trustProxy
+    expect(trust.kind).toBe('addresses')
+    if (trust.kind === 'addresses') expect(trust.ranges.map((r) => r.prefixBits)).toEqual([128, 128, 112, 128])
+  })
+
+  it('should read the store as memory or a Redis URL, with a key prefix', () => {
+    expect(config({ RENDEZVOUS_STORE: 'redis://:pw@redis.internal:6380/2' }).store).toEqual({ kind: 'redis', url: 'redis://:pw@redis.internal:6380/2' })
+    expect(config({ RENDEZVOUS_STORE: 'rediss://redis.example' }).store).toEqual({ kind: 'redis', url: 'rediss://redis.example' })
+    expect(config({ RENDEZVOUS_REDIS_PREFIX: 'login-a:' }).redisPrefix).toBe('login-a:')
+  })
+
+  it('should allow several workers only with a shared store, naming the setting when not', () => {
+    expect(config({ RENDEZVOUS_WORKERS: '4', RENDEZVOUS_STORE: 'redis://127.0.0.1:6379' }).workers).toBe(4)
+    const message = error({ RENDEZVOUS_WORKERS: '2' })
+    expect(message).toContain('RENDEZVOUS_WORKERS')
+    expect(message).toContain('shared store')
+    expect(error({}, ['--workers', '2'])).toContain('--workers')
+  })
+
+  it('should read create auth as a token file or a homeserver, and the dialects left open', () => {
+    expect(config({ RENDEZVOUS_CREATE_AUTH: 'https://matrix.example.org/' }).createAuth).toEqual({ kind: 'homeserver', baseUrl: 'https://matrix.example.org' })
+    expect(config({ RENDEZVOUS_CREATE_AUTH_OPEN: 'msc3886, MSC4108' }).createAuthOpen).toEqual(new Set(['msc3886', 'msc4108']))
+    expect(config({ RENDEZVOUS_CREATE_AUTH_OPEN: 'none' }).createAuthOpen).toEqual(new Set())
   })
 
   it.each([
@@ -91,6 +118,19 @@ describe('loadConfig', () => {
     [{ RENDEZVOUS_LOG_LEVEL: 'loud' }, 'RENDEZVOUS_LOG_LEVEL'],
     [{ RENDEZVOUS_BODY_TIMEOUT_SECONDS: '0' }, 'RENDEZVOUS_BODY_TIMEOUT_SECONDS'],
     [{ RENDEZVOUS_DEMO: 'maybe' }, 'RENDEZVOUS_DEMO'],
+    [{ RENDEZVOUS_TRUST_PROXY: '10.0.0.256' }, 'RENDEZVOUS_TRUST_PROXY'],
+    [{ RENDEZVOUS_TRUST_PROXY: '10.0.0.1, 1:2:3' }, 'RENDEZVOUS_TRUST_PROXY'],
+    [{ RENDEZVOUS_TRUST_PROXY: '10.0.0.0/33' }, 'RENDEZVOUS_TRUST_PROXY'],
+    [{ RENDEZVOUS_TRUST_PROXY: '::1::2' }, 'RENDEZVOUS_TRUST_PROXY'],
+    [{ RENDEZVOUS_STORE: 'postgres://db' }, 'RENDEZVOUS_STORE'],
+    [{ RENDEZVOUS_STORE: 'redis://' }, 'RENDEZVOUS_STORE'],
+    [{ RENDEZVOUS_STORE: 'redis://host/db0' }, 'RENDEZVOUS_STORE'],
+    [{ RENDEZVOUS_REDIS_PREFIX: 'has space' }, 'RENDEZVOUS_REDIS_PREFIX'],
+    [{ RENDEZVOUS_WORKERS: '0' }, 'RENDEZVOUS_WORKERS'],
+    [{ RENDEZVOUS_SHUTDOWN_DRAIN_SECONDS: 'soon' }, 'RENDEZVOUS_SHUTDOWN_DRAIN_SECONDS'],
+    [{ RENDEZVOUS_CREATE_AUTH: 'https://' }, 'RENDEZVOUS_CREATE_AUTH'],
+    [{ RENDEZVOUS_CREATE_AUTH_OPEN: 'msc4388' }, 'RENDEZVOUS_CREATE_AUTH_OPEN'],
+    [{ RENDEZVOUS_CREATE_AUTH_OPEN: 'everything' }, 'RENDEZVOUS_CREATE_AUTH_OPEN'],
   ])('should refuse %j with one line naming %s', (env, name) => {
     const message = error(env)
     expect(message).toContain(name)

@@ -12,20 +12,35 @@ import {
   DEFAULT_MAX_WAIT_SECONDS,
   DEFAULT_TTL_SECONDS,
 } from '@rendezvous/protocol'
+import type { CreateDialect } from './create-auth.ts'
+import { type AddressRange, parseAddressRange } from './ip-address.ts'
 
-/** Who may set X-Forwarded-* headers: nobody, the nearest N hops, or proxies at these addresses. */
+/** Who may set X-Forwarded-* headers: nobody, the nearest N hops, or proxies in these address ranges. */
 export type TrustProxy =
   | { readonly kind: 'off' }
   | { readonly kind: 'hops'; readonly hops: number }
-  | { readonly kind: 'addresses'; readonly addresses: readonly string[] }
+  | { readonly kind: 'addresses'; readonly ranges: readonly AddressRange[] }
+
+/** Where rendezvous live: this process's memory, or a Redis (or Valkey) shared by every instance. */
+export type StoreSetting = { readonly kind: 'memory' } | { readonly kind: 'redis'; readonly url: string }
 
 /** A token bucket: `requests` at once, refilled at `requests / seconds` per second. */
 export type RateLimit = { readonly kind: 'off' } | { readonly kind: 'bucket'; readonly requests: number; readonly seconds: number }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'off'
 
-/** Who may create MSC4388 rendezvous: anybody, or holders of a bearer token listed in a file. */
-export type CreateAuth = { readonly kind: 'off' } | { readonly kind: 'file'; readonly path: string }
+/**
+ * Who may create rendezvous: anybody, holders of a bearer token listed in a file, or holders of an
+ * access token the homeserver at `baseUrl` accepts.
+ */
+export type CreateAuth =
+  | { readonly kind: 'off' }
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'homeserver'; readonly baseUrl: string }
+
+/** The older dialects whose clients send no token, which an operator may leave open under create auth. */
+export const OPENABLE_DIALECTS = ['seed', 'msc3886', 'msc4108'] as const satisfies readonly CreateDialect[]
+export type OpenableDialect = (typeof OPENABLE_DIALECTS)[number]
 
 export interface ServerConfig {
   readonly port: number
@@ -50,9 +65,18 @@ export interface ServerConfig {
   /** Requests being processed at once, held long-polls not counted (they have their own bound). */
   readonly maxInFlight: number
   readonly logLevel: LogLevel
-  /** Longest time shutdown waits for requests in flight before exiting anyway. */
+  /** How long, after SIGTERM, the server keeps serving (with `Connection: close`) before it stops listening. */
+  readonly shutdownDrainSeconds: number
+  /** Longest time shutdown then waits for requests in flight before exiting anyway. */
   readonly shutdownGraceSeconds: number
   readonly createAuth: CreateAuth
+  /** Dialects whose create path stays open to token-less clients when create auth is on. */
+  readonly createAuthOpen: ReadonlySet<OpenableDialect>
+  readonly store: StoreSetting
+  /** Prefix of every Redis key and channel, so deployments can share one Redis. */
+  readonly redisPrefix: string
+  /** Server processes sharing the port (more than one only with a shared store). */
+  readonly workers: number
   /** Serve the browser demo at /demo. */
   readonly demo: boolean
 }
@@ -94,8 +118,13 @@ export const SETTINGS: readonly AnySetting[] = [
   { key: 'bodyTimeoutSeconds', env: 'RENDEZVOUS_BODY_TIMEOUT_SECONDS', flag: '--body-timeout', default: '10', help: 'seconds a request body may take to arrive', parse: integer(1, 3600) },
   { key: 'maxInFlight', env: 'RENDEZVOUS_MAX_IN_FLIGHT', flag: '--max-in-flight', default: '10000', help: 'requests processed at once (long-polls not counted)', parse: integer(1, 10_000_000) },
   { key: 'logLevel', env: 'RENDEZVOUS_LOG_LEVEL', flag: '--log-level', default: 'info', help: 'debug, info (one line per request), warn, error or off', parse: logLevel },
-  { key: 'shutdownGraceSeconds', env: 'RENDEZVOUS_SHUTDOWN_GRACE_SECONDS', flag: '--shutdown-grace', default: '10', help: 'seconds shutdown waits for requests in flight', parse: integer(0, 3600) },
-  { key: 'createAuth', env: 'RENDEZVOUS_CREATE_AUTH', flag: '--create-auth', default: 'off', help: 'MSC4388 creation needs a bearer token: off, or a file with one accepted token per line', parse: createAuth },
+  { key: 'shutdownDrainSeconds', env: 'RENDEZVOUS_SHUTDOWN_DRAIN_SECONDS', flag: '--shutdown-drain', default: '5', help: 'seconds the server keeps serving after SIGTERM (with Connection: close) before it stops listening', parse: integer(0, 600) },
+  { key: 'shutdownGraceSeconds', env: 'RENDEZVOUS_SHUTDOWN_GRACE_SECONDS', flag: '--shutdown-grace', default: '10', help: 'seconds shutdown then waits for requests in flight', parse: integer(0, 3600) },
+  { key: 'createAuth', env: 'RENDEZVOUS_CREATE_AUTH', flag: '--create-auth', default: 'off', help: 'creating needs a bearer token: off, a file with one accepted token per line, or a homeserver URL whose whoami accepts the token', parse: createAuth },
+  { key: 'createAuthOpen', env: 'RENDEZVOUS_CREATE_AUTH_OPEN', flag: '--create-auth-open', default: 'none', help: `create paths left open to token-less clients under create auth: none, or a comma-separated list of ${OPENABLE_DIALECTS.join(', ')}`, parse: openDialects },
+  { key: 'store', env: 'RENDEZVOUS_STORE', flag: '--store', default: 'memory', help: 'where rendezvous live: memory, or a redis:// or rediss:// URL shared by every instance', parse: storeSetting },
+  { key: 'redisPrefix', env: 'RENDEZVOUS_REDIS_PREFIX', flag: '--redis-prefix', default: 'rz:', help: 'prefix of every Redis key and channel, so deployments can share one Redis', parse: redisPrefix },
+  { key: 'workers', env: 'RENDEZVOUS_WORKERS', flag: '--workers', default: '1', help: 'server processes sharing the port (more than 1 needs a redis:// store)', parse: integer(1, 256) },
   { key: 'demo', env: 'RENDEZVOUS_DEMO', flag: '--demo', default: 'off', help: 'serve the browser demo page at /demo: on or off', parse: onOff },
 ]
 
@@ -130,7 +159,20 @@ export function loadConfig(env: Record<string, string | undefined>, argv: readon
       return { kind: 'error', message: `invalid ${source} ${JSON.stringify(raw)}: ${(error as Error).message}` }
     }
   }
-  return { kind: 'config', config: Object.freeze(config as unknown as ServerConfig) }
+  const frozen = Object.freeze(config as unknown as ServerConfig)
+  const conflict = conflictBetweenSettings(frozen, (key) => {
+    const setting = SETTINGS.find((s) => s.key === key)!
+    return flags.has(setting.flag) ? setting.flag : setting.env
+  })
+  return conflict === null ? { kind: 'config', config: frozen } : { kind: 'error', message: conflict }
+}
+
+/** Settings valid alone but not together: one line naming the setting to change, or null. */
+function conflictBetweenSettings(config: ServerConfig, nameOf: (key: keyof ServerConfig) => string): string | null {
+  if (config.workers > 1 && config.store.kind === 'memory') {
+    return `invalid ${nameOf('workers')} ${config.workers}: several workers need a shared store (RENDEZVOUS_STORE=redis://…); with the memory store each would hold its own rendezvous`
+  }
+  return null
 }
 
 /** The `--help` text: one line per setting with its flag, variable and default. */
@@ -192,7 +234,47 @@ function rateLimit(raw: string): RateLimit {
 
 function createAuth(raw: string): CreateAuth {
   if (raw === '' || raw.toLowerCase() === 'off') return { kind: 'off' }
+  if (/^https?:\/\//i.test(raw)) {
+    const url = absoluteUrl(raw, ['http:', 'https:'], 'expected off, a token file, or the homeserver URL (https://…)')
+    if (url.search || url.hash || url.username || url.password) throw new Error('expected a homeserver URL without query, fragment or credentials')
+    return { kind: 'homeserver', baseUrl: url.href.replace(/\/+$/, '') }
+  }
   return { kind: 'file', path: raw }
+}
+
+function openDialects(raw: string): ReadonlySet<OpenableDialect> {
+  if (raw === '' || raw.toLowerCase() === 'none') return new Set()
+  const names = raw.split(',').map((n) => n.trim().toLowerCase())
+  for (const name of names) {
+    if (!(OPENABLE_DIALECTS as readonly string[]).includes(name)) {
+      throw new Error(`expected none or a list of ${OPENABLE_DIALECTS.join(', ')}; ${JSON.stringify(name)} is not one (MSC4388 clients send tokens)`)
+    }
+  }
+  return new Set(names as OpenableDialect[])
+}
+
+function storeSetting(raw: string): StoreSetting {
+  if (raw === '' || raw.toLowerCase() === 'memory') return { kind: 'memory' }
+  const url = absoluteUrl(raw, ['redis:', 'rediss:'], 'expected memory, or a redis:// or rediss:// URL')
+  if (!/^\/?\d*$/.test(url.pathname)) throw new Error('expected the database as a number after the host, e.g. redis://host:6379/0')
+  if (url.search || url.hash) throw new Error('expected a Redis URL without query or fragment')
+  return { kind: 'redis', url: raw }
+}
+
+function redisPrefix(raw: string): string {
+  if (!/^[A-Za-z0-9:_.{}-]{1,64}$/.test(raw)) throw new Error('expected 1-64 characters of letters, digits and :_.{}-')
+  return raw
+}
+
+function absoluteUrl(raw: string, protocols: readonly string[], message: string): URL {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new Error(message)
+  }
+  if (!protocols.includes(url.protocol) || url.hostname === '') throw new Error(message)
+  return url
 }
 
 function onOff(raw: string): boolean {
@@ -229,9 +311,12 @@ function trustProxy(raw: string): TrustProxy {
   const lowered = raw.toLowerCase()
   if (lowered === 'off' || lowered === 'false' || lowered === '0' || lowered === '') return { kind: 'off' }
   if (/^\d+$/.test(raw)) return { kind: 'hops', hops: integer(1, 32)(raw) }
-  const addresses = raw.split(',').map((a) => a.trim()).filter((a) => a !== '')
-  if (addresses.length === 0 || !addresses.every((a) => /^[0-9A-Fa-f.:]+$/.test(a))) {
-    throw new Error('expected off, a hop count, or comma-separated IP addresses')
-  }
-  return { kind: 'addresses', addresses }
+  const entries = raw.split(',').map((a) => a.trim()).filter((a) => a !== '')
+  if (entries.length === 0) throw new Error('expected off, a hop count, or comma-separated IP addresses or ranges')
+  const ranges = entries.map((entry) => {
+    const range = parseAddressRange(entry)
+    if (range === null) throw new Error(`${JSON.stringify(entry)} is not an IP address or range (e.g. 10.0.0.1, ::1, 10.0.0.0/8)`)
+    return range
+  })
+  return { kind: 'addresses', ranges }
 }

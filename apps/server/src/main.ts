@@ -3,11 +3,12 @@
  * Bun's server and stderr, listens, and handles signals.
  */
 
+import { readFileSync } from 'node:fs'
 import { MemoryStore } from '@rendezvous/store'
 import { createApp, listenOptions } from './app.ts'
-import { readFileSync } from 'node:fs'
-import { loadConfig, parseTokenFile } from './config.ts'
-import { jsonLogger } from './log.ts'
+import { type ServerConfig, loadConfig, parseTokenFile } from './config.ts'
+import { type TokenVerifier, homeserverTokens, staticTokens } from './create-auth.ts'
+import { type Logger, jsonLogger } from './log.ts'
 
 /** How often buffered log lines reach stderr. */
 const LOG_FLUSH_MS = 100
@@ -17,21 +18,8 @@ if (loaded.kind === 'help') {
   console.log(loaded.text)
   process.exit(0)
 }
-if (loaded.kind === 'error') {
-  console.error(`rendezvous: ${loaded.message}`)
-  process.exit(2)
-}
+if (loaded.kind === 'error') fail(loaded.message)
 const { config } = loaded
-
-let createTokens: ReadonlySet<string> | null = null
-if (config.createAuth.kind === 'file') {
-  try {
-    createTokens = parseTokenFile(readFileSync(config.createAuth.path, 'utf8'))
-  } catch (error) {
-    console.error(`rendezvous: invalid RENDEZVOUS_CREATE_AUTH ${JSON.stringify(config.createAuth.path)}: ${(error as Error).message}`)
-    process.exit(2)
-  }
-}
 
 // One log line per request is cheap only when buffered: lines collect in a sink flushed every 100 ms.
 const stderr = Bun.stderr.writer()
@@ -39,16 +27,18 @@ const flushLogs = setInterval(() => stderr.flush(), LOG_FLUSH_MS)
 flushLogs.unref()
 const logger = jsonLogger(config.logLevel, (line) => void stderr.write(line))
 
+const createAuth = tokenVerifier(config, logger)
 const store = new MemoryStore({
   ttlMs: config.ttlSeconds * 1000,
   maxSessions: config.maxSessions,
   maxTotalBytes: config.maxTotalBytes,
 })
 const draining = new AbortController()
-const app = createApp({ store, config, logger, shutdownSignal: draining.signal, createTokens })
+const app = createApp({ store, config, logger, shutdownSignal: draining.signal, createAuth })
 app.listen(listenOptions(config))
+const server = app.server!
 logger.log('info', 'listening', {
-  url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${app.server?.port}${config.prefix}`,
+  url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}${config.prefix}`,
   store: store.name,
   ttl_seconds: config.ttlSeconds,
   max_bytes: config.maxBytes,
@@ -56,21 +46,53 @@ logger.log('info', 'listening', {
 stderr.flush()
 
 let stopping = false
+/**
+ * Drains, then stops: `/ready` answers 503 at once (so a load balancer stops sending), held
+ * long-polls are answered, and for the drain period every answer carries `Connection: close` (so
+ * clients take their next request elsewhere) while the server still serves. Then it stops
+ * listening and waits up to the grace for requests in flight.
+ */
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return
   stopping = true
-  logger.log('info', 'shutting down', { signal, grace_seconds: config.shutdownGraceSeconds })
+  logger.log('info', 'shutting down', { signal, drain_seconds: config.shutdownDrainSeconds, grace_seconds: config.shutdownGraceSeconds })
   const exit = () => {
     stderr.flush()
     process.exit(0)
   }
-  setTimeout(exit, config.shutdownGraceSeconds * 1000).unref()
-  // Answer held long-polls now and report draining, then stop accepting and let requests in
-  // flight finish.
+  setTimeout(exit, (config.shutdownDrainSeconds + config.shutdownGraceSeconds) * 1000).unref()
   draining.abort()
-  await app.stop()
+  await Bun.sleep(config.shutdownDrainSeconds * 1000)
+  logger.log('info', 'stopped listening', { in_flight: server.pendingRequests })
+  await server.stop(false)
+  while (server.pendingRequests > 0) await Bun.sleep(20)
   await store.close()
   exit()
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'))
 process.on('SIGINT', () => void shutdown('SIGINT'))
+
+// --- Start-up helpers ---
+
+/** Who may create, from RENDEZVOUS_CREATE_AUTH; a token file that cannot be read stops the start. */
+function tokenVerifier(config: ServerConfig, logger: Logger): TokenVerifier | null {
+  const auth = config.createAuth
+  switch (auth.kind) {
+    case 'off':
+      return null
+    case 'homeserver':
+      return homeserverTokens({ baseUrl: auth.baseUrl, logger })
+    case 'file':
+      try {
+        return staticTokens(parseTokenFile(readFileSync(auth.path, 'utf8')))
+      } catch (error) {
+        return fail(`invalid RENDEZVOUS_CREATE_AUTH ${JSON.stringify(auth.path)}: ${(error as Error).message}`)
+      }
+  }
+}
+
+/** One line naming what is wrong, exit code 2: how every bad setting stops the start. */
+function fail(message: string): never {
+  console.error(`rendezvous: ${message}`)
+  process.exit(2)
+}

@@ -13,6 +13,8 @@ interface Histogram {
 }
 
 export interface Gauges {
+  /** 1 while the store can serve, 0 during an outage. */
+  readonly storeUp: number
   readonly liveRendezvous: number
   readonly livePayloadBytes: number
   readonly heldLongPolls: number
@@ -33,6 +35,7 @@ export class Metrics {
   /** method → route → series. Nested maps keyed by constant strings: no allocation per request. */
   readonly #series = new Map<string, Map<string, RouteSeries>>()
   readonly #refusals = new Map<Refusal, number>()
+  #storeErrors = 0
 
   /** Records one finished request. `route` is a template such as `/{id}`, never a concrete path. */
   observe(method: string, route: string, status: number, seconds: number): void {
@@ -66,6 +69,11 @@ export class Metrics {
     this.#refusals.set(reason, (this.#refusals.get(reason) ?? 0) + 1)
   }
 
+  /** A request answered 503 because the store could not be reached. */
+  storeError(): void {
+    this.#storeErrors++
+  }
+
   /** The text exposition format (version 0.0.4). */
   render(gauges: Gauges, memory: { rss: number; heapUsed: number }): string {
     const lines: string[] = []
@@ -94,10 +102,14 @@ export class Metrics {
       lines.push(`rendezvous_refusals_total{reason="${reason}"} ${this.#refusals.get(reason) ?? 0}`)
     }
 
+    family('rendezvous_store_errors_total', 'counter', 'Requests answered 503 because the store could not be reached.')
+    lines.push(`rendezvous_store_errors_total ${this.#storeErrors}`)
+
     const gauge = (name: string, help: string, value: number) => {
       family(name, 'gauge', help)
       lines.push(`${name} ${value}`)
     }
+    gauge('rendezvous_store_up', 'Whether the store can serve (1) or is unreachable (0).', gauges.storeUp)
     gauge('rendezvous_live', 'Live rendezvous.', gauges.liveRendezvous)
     gauge('rendezvous_live_payload_bytes', 'Payload bytes held by live rendezvous.', gauges.livePayloadBytes)
     gauge('rendezvous_long_polls_held', 'Long-poll requests being held.', gauges.heldLongPolls)

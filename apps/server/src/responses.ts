@@ -4,6 +4,7 @@
  */
 
 import {
+  type ErrcodeNames,
   CONTENT_SECURITY_POLICY,
   CORS_ALLOW_HEADERS,
   CORS_ALLOW_METHODS,
@@ -99,6 +100,8 @@ export interface ErrorOptions {
   readonly retryAfterMs?: number
   /** For 405: the methods the path does allow. */
   readonly allow?: string
+  /** Codes this dialect sends under other names (MSC4388's unstable path). */
+  readonly errcodes?: ErrcodeNames
 }
 
 /** A JSON error `{ errcode, error }` with the status of its kind (contract section 5). */
@@ -106,7 +109,7 @@ export function errorResponse(kind: ErrorKind, options: ErrorOptions = {}): Resp
   const headers = options.rendezvous ? rendezvousHeaders(options.rendezvous) : commonHeaders()
   if (options.retryAfterMs !== undefined) headers[Header.retryAfter] = String(Math.ceil(options.retryAfterMs / 1000))
   if (options.allow !== undefined) headers[Header.allow] = options.allow
-  return jsonResponse(ERRORS[kind].status, errorBody(kind, options.detail, options.retryAfterMs), headers)
+  return jsonResponse(ERRORS[kind].status, errorBody(kind, options), headers)
 }
 
 /** The answer to a CORS preflight, on any path. */

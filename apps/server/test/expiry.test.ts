@@ -26,7 +26,7 @@ describe('expiry', () => {
     expect((await fetch(`${server.base}${id}`, { method: 'PUT', body: 'late' })).status).toBe(404)
     expect((await fetch(`${server.base}${id}`, { method: 'DELETE' })).status).toBe(404)
     await sleep(300)
-    expect(server.store.stats()).toMatchObject({ sessions: 0, payloadBytes: 0 })
+    expect(await server.store.stats()).toMatchObject({ sessions: 0, payloadBytes: 0 })
   })
 
   it('should not extend the lifetime when the payload is written', async () => {

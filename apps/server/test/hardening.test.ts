@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { type TestServer, create, rawRequest, sleep, startServer } from './harness.ts'
 import { loadConfig } from '../src/config.ts'
 import { jsonLogger } from '../src/log.ts'
+import { spawnMain } from './process.ts'
 
 async function withServer<T>(env: Record<string, string>, run: (server: TestServer) => Promise<T>): Promise<T> {
   const server = await startServer(env)
@@ -52,7 +53,7 @@ describe('rate limits', () => {
       const put = await fetch(`${server.base}${id}`, { method: 'PUT', body: 'refused' })
       expect(put.status).toBe(429)
       expect(put.headers.get('etag')).toBe(etag)
-      expect(server.store.stats().payloadBytes).toBe(5)
+      expect((await server.store.stats()).payloadBytes).toBe(5)
     })
   })
 
@@ -80,6 +81,53 @@ describe('rate limits', () => {
       expect((await from('203.0.113.1')).status).toBe(429)
       // A client cannot escape by prepending its own entries: only the hop the proxy added counts.
       expect((await from('198.51.100.7, 203.0.113.1')).status).toBe(429)
+    })
+  })
+})
+
+describe('proxy addresses in every spelling', () => {
+  // Regression: RENDEZVOUS_TRUST_PROXY=0:0:0:0:0:0:0:1 did not match the peer ::1, so the proxy was
+  // silently untrusted; a port after a forwarded address, or brackets, made a fresh bucket.
+  it('should trust a proxy named in long IPv6 form and bucket its clients by canonical address', async () => {
+    await withServer({ HOST: '::1', RENDEZVOUS_CREATE_RATE_LIMIT: '1/60', RENDEZVOUS_TRUST_PROXY: '0:0:0:0:0:0:0:1' }, async (server) => {
+      const origin = `http://[::1]:${server.port}/`
+      const from = (address: string) => fetch(origin, { method: 'POST', headers: { 'x-forwarded-for': address } })
+      expect((await from('10.1.1.1')).status).toBe(200)
+      expect((await from('10.1.1.1:1234')).status).toBe(429)
+      expect((await from('10.1.1.2:1234')).status).toBe(200)
+      expect((await from('[2001:db8:1:2::c]')).status).toBe(200)
+      // The same /64, spelt differently and with a port.
+      expect((await from('[2001:DB8:1:2:0:0:0:d]:443')).status).toBe(429)
+    })
+  })
+
+  it('should refuse a malformed RENDEZVOUS_TRUST_PROXY at start with one line naming it', async () => {
+    const child = spawnMain([], { RENDEZVOUS_TRUST_PROXY: '10.0.0.1, 10.0.0.999' })
+    const err = await new Response(child.stderr).text()
+    expect(await child.exited).toBe(2)
+    expect(err.trim().split('\n')).toHaveLength(1)
+    expect(err).toContain('RENDEZVOUS_TRUST_PROXY')
+    expect(err).toContain('10.0.0.999')
+  })
+})
+
+describe('the demo under the same limits as the API', () => {
+  // Regression: /demo/qr (tens of milliseconds of CPU per code) skipped the rate limit and the
+  // in-flight bound.
+  it('should rate-limit QR codes and count them in the metrics', async () => {
+    await withServer({ RENDEZVOUS_DEMO: 'on', RENDEZVOUS_RATE_LIMIT: '3/60' }, async (server) => {
+      const qr = () => fetch(`${server.origin}/demo/qr?data=${'x'.repeat(1000)}`)
+      for (let i = 0; i < 3; i++) {
+        const ok = await qr()
+        expect(ok.status).toBe(200)
+        expect(ok.headers.get('content-type')).toBe('image/svg+xml')
+        await ok.arrayBuffer()
+      }
+      const limited = await qr()
+      expect(limited.status).toBe(429)
+      expect(((await limited.json()) as { errcode: string }).errcode).toBe('M_LIMIT_EXCEEDED')
+      const metrics = await (await fetch(`${server.origin}/metrics`)).text()
+      expect(metrics).toContain('rendezvous_http_requests_total{method="GET",route="/demo/qr",status="429"} 1')
     })
   })
 })

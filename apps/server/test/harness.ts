@@ -5,8 +5,9 @@
 
 import { connect } from 'node:net'
 import { MemoryStore } from '@rendezvous/store'
-import { createApp, listenOptions } from '../src/app.ts'
+import { type App, createApp, listenOptions } from '../src/app.ts'
 import { type ServerConfig, loadConfig } from '../src/config.ts'
+import type { TokenVerifier } from '../src/create-auth.ts'
 import { type Logger, silentLogger } from '../src/log.ts'
 
 export interface TestServer {
@@ -17,6 +18,8 @@ export interface TestServer {
   readonly port: number
   readonly config: ServerConfig
   readonly store: MemoryStore
+  /** The app itself, to enumerate its routes. */
+  readonly app: App
   /** Starts the shutdown sequence of main.ts: held long-polls are answered, /ready says draining. */
   beginShutdown(): void
   close(): Promise<void>
@@ -29,7 +32,7 @@ export interface TestServer {
 export async function startServer(
   env: Record<string, string> = {},
   logger: Logger = silentLogger,
-  createTokens: ReadonlySet<string> | null = null,
+  createAuth: TokenVerifier | null = null,
 ): Promise<TestServer> {
   const loaded = loadConfig(
     { HOST: '127.0.0.1', PORT: '0', RENDEZVOUS_RATE_LIMIT: 'off', RENDEZVOUS_CREATE_RATE_LIMIT: 'off', ...env },
@@ -44,7 +47,7 @@ export async function startServer(
     sweepIntervalMs: 100,
   })
   const shutdown = new AbortController()
-  const app = createApp({ store, config, logger, shutdownSignal: shutdown.signal, createTokens })
+  const app = createApp({ store, config, logger, shutdownSignal: shutdown.signal, createAuth })
   app.listen(listenOptions(config))
   const port = app.server!.port!
   const origin = `http://127.0.0.1:${port}`
@@ -54,6 +57,7 @@ export async function startServer(
     port,
     config,
     store,
+    app,
     beginShutdown: () => shutdown.abort(),
     async close() {
       await app.stop(true)

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path'
+import { listeningUrl, spawnMain } from './process.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type TestServer, create, rawRequest, sleep, startServer } from './harness.ts'
 
@@ -17,8 +17,8 @@ function longPoll(id: string, etag: string, wait: number | string, init: Request
 /** Resolves once the store has `n` subscribers, i.e. `n` requests are being held. */
 async function heldCount(target: TestServer, n: number, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (target.store.stats().subscribers !== n) {
-    if (Date.now() > deadline) throw new Error(`expected ${n} held, have ${target.store.stats().subscribers}`)
+  while ((await target.store.stats()).subscribers !== n) {
+    if (Date.now() > deadline) throw new Error(`expected ${n} held, have ${(await target.store.stats()).subscribers}`)
     await sleep(5)
   }
 }
@@ -193,20 +193,9 @@ describe('long-poll and shutdown', () => {
   })
 
   it('should answer held requests and exit 0 when the real process gets SIGTERM', async () => {
-    const main = resolve(import.meta.dirname, '../src/main.ts')
-    const child = Bun.spawn([process.execPath, main, '--host', '127.0.0.1', '--port', '0', '--max-wait', '30'], { stderr: 'pipe', stdout: 'ignore' })
+    const child = spawnMain(['--host', '127.0.0.1', '--port', '0', '--max-wait', '30', '--shutdown-drain', '0'])
     try {
-      const reader = child.stderr.getReader()
-      let log = ''
-      let base = ''
-      while (!base) {
-        const { done, value } = await reader.read()
-        if (done) throw new Error(`server exited: ${log}`)
-        log += new TextDecoder().decode(value)
-        const line = log.split('\n').find((l) => l.includes('"listening"'))
-        if (line) base = (JSON.parse(line) as { url: string }).url
-      }
-      reader.releaseLock()
+      const base = await listeningUrl(child.stderr)
       const created = await fetch(base, { method: 'POST', body: 'x' })
       const { id } = (await created.json()) as { id: string }
       const etag = created.headers.get('etag')!

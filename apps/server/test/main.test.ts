@@ -1,34 +1,5 @@
-import { resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
-
-const MAIN = resolve(import.meta.dirname, '../src/main.ts')
-
-/** Starts the real entry point as its own process, exactly as `bun run server` does. */
-function spawnServer(args: string[], env: Record<string, string> = {}) {
-  return Bun.spawn([process.execPath, MAIN, ...args], {
-    env: { ...process.env, ...env },
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
-}
-
-/** Reads stderr until the `listening` log line and returns the URL it names. */
-async function listeningUrl(stderr: ReadableStream<Uint8Array>): Promise<string> {
-  const decoder = new TextDecoder()
-  const reader = stderr.getReader()
-  let text = ''
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    text += decoder.decode(value)
-    const line = text.split('\n').find((l) => l.includes('"listening"'))
-    if (line) {
-      reader.releaseLock()
-      return (JSON.parse(line) as { url: string }).url
-    }
-  }
-  throw new Error(`server exited before listening: ${text}`)
-}
+import { listeningUrl, spawnMain as spawnServer } from './process.ts'
 
 describe('main', () => {
   it('should print every option for --help and exit 0', async () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { staticTokens } from '../src/create-auth.ts'
 import { type TestServer, startServer } from './harness.ts'
 
 let server: TestServer
@@ -49,7 +50,10 @@ describe('MSC4108: POST to the Matrix path', () => {
   })
 })
 
-describe.each([MSC4388_STABLE, MSC4388_UNSTABLE])('MSC4388 at %s', (base) => {
+describe.each([
+  [MSC4388_STABLE, 'M_CONCURRENT_WRITE'],
+  [MSC4388_UNSTABLE, 'IO_ELEMENT_MSC4388_CONCURRENT_WRITE'],
+])('MSC4388 at %s', (base, conflictCode) => {
   const url = (path = '') => `${server.origin}${base}${path}`
   const put = (id: string, body: unknown) => fetch(url(`/${id}`), { method: 'PUT', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
 
@@ -88,13 +92,13 @@ describe.each([MSC4388_STABLE, MSC4388_UNSTABLE])('MSC4388 at %s', (base) => {
     expect((await fetch(url(`/${session.id}`))).status).toBe(404)
   })
 
-  it('should answer 409 M_CONCURRENT_WRITE to a stale token and change nothing', async () => {
+  it(`should answer 409 ${conflictCode} to a stale token and change nothing`, async () => {
     const session = await created('v1')
     const first = (await (await put(session.id, { sequence_token: session.sequence_token, data: 'v2' })).json()) as { sequence_token: string }
     await put(session.id, { sequence_token: first.sequence_token, data: 'v3' })
     const stale = await put(session.id, { sequence_token: session.sequence_token, data: 'v2-again' })
     expect(stale.status).toBe(409)
-    expect(await stale.json()).toMatchObject({ errcode: 'M_CONCURRENT_WRITE' })
+    expect(await stale.json()).toEqual({ errcode: conflictCode, error: expect.any(String) })
     expect(((await (await fetch(url(`/${session.id}`))).json()) as { data: string }).data).toBe('v3')
   })
 
@@ -161,6 +165,61 @@ describe.each([MSC4388_STABLE, MSC4388_UNSTABLE])('MSC4388 at %s', (base) => {
     expect(response.status).toBe(200)
   })
 
+  describe('writes under a transaction id (PUT /{id}/{txnId})', () => {
+    const putTxn = (id: string, txnId: string, body: unknown) =>
+      fetch(url(`/${id}/${txnId}`), { method: 'PUT', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
+    const readSession = async (id: string) => (await (await fetch(url(`/${id}`))).json()) as { data: string; sequence_token: string }
+
+    it('should apply a transaction once and replay its answer to every repeat', async () => {
+      const session = await created('A1')
+      const first = await putTxn(session.id, 'txn-1', { sequence_token: session.sequence_token, data: 'B1' })
+      expect(first.status).toBe(200)
+      const { sequence_token } = (await first.json()) as { sequence_token: string }
+      expect(sequence_token).not.toBe(session.sequence_token)
+      // The repeat is answered as the first was, whatever it carries, and writes nothing.
+      const repeat = await putTxn(session.id, 'txn-1', { sequence_token: 'whatever', data: 'not written' })
+      expect(repeat.status).toBe(200)
+      expect(await repeat.json()).toEqual({ sequence_token })
+      expect(await readSession(session.id)).toMatchObject({ data: 'B1', sequence_token })
+    })
+
+    it(`should remember a 409 and replay it, even once the token would be current`, async () => {
+      const session = await created('A1')
+      const conflict = await putTxn(session.id, 'late', { sequence_token: 'stale-token', data: 'B1' })
+      expect(conflict.status).toBe(409)
+      expect(((await conflict.json()) as { errcode: string }).errcode).toBe(conflictCode)
+      const repeat = await putTxn(session.id, 'late', { sequence_token: session.sequence_token, data: 'B1' })
+      expect(repeat.status).toBe(409)
+      expect(await readSession(session.id)).toMatchObject({ data: 'A1', sequence_token: session.sequence_token })
+    })
+
+    it('should scope transaction ids to their session', async () => {
+      const a = await created('a')
+      const b = await created('b')
+      expect((await putTxn(a.id, 'shared', { sequence_token: a.sequence_token, data: 'a2' })).status).toBe(200)
+      expect((await putTxn(b.id, 'shared', { sequence_token: b.sequence_token, data: 'b2' })).status).toBe(200)
+      expect((await readSession(b.id)).data).toBe('b2')
+    })
+
+    it('should accept an exact retry under a new transaction id with the current token', async () => {
+      const session = await created('A1')
+      const first = (await (await putTxn(session.id, 't1', { sequence_token: session.sequence_token, data: 'B1' })).json()) as { sequence_token: string }
+      const retry = await putTxn(session.id, 't2', { sequence_token: session.sequence_token, data: 'B1' })
+      expect(retry.status).toBe(200)
+      expect(await retry.json()).toEqual(first)
+    })
+
+    it('should refuse a transaction id outside the opaque-identifier grammar, and 404 an unknown session', async () => {
+      const session = await created('A1')
+      const bad = await putTxn(session.id, 'has%20space', { sequence_token: session.sequence_token, data: 'x' })
+      expect(bad.status).toBe(400)
+      expect(((await bad.json()) as { errcode: string }).errcode).toBe('M_INVALID_PARAM')
+      expect((await putTxn(session.id, 'x'.repeat(256), { sequence_token: session.sequence_token, data: 'x' })).status).toBe(400)
+      expect((await putTxn('AAAAAAAAAAAAAAAAAAAAAA', 't', { sequence_token: 'a', data: 'x' })).status).toBe(404)
+      expect((await fetch(url(`/${session.id}/t`))).status).toBe(405)
+    })
+  })
+
   it('should answer 404 for unknown and malformed ids', async () => {
     for (const id of ['AAAAAAAAAAAAAAAAAAAAAA', 'x'.repeat(300), '%E2%82%AC']) {
       expect((await fetch(url(`/${id}`))).status).toBe(404)
@@ -170,26 +229,29 @@ describe.each([MSC4388_STABLE, MSC4388_UNSTABLE])('MSC4388 at %s', (base) => {
   })
 })
 
-describe('MSC4388 creation with RENDEZVOUS_CREATE_AUTH', () => {
-  it('should need an accepted bearer token to create, and nothing else', async () => {
-    const guarded = await startServer({}, undefined, new Set(['s3cret']))
-    const origin = guarded.origin
+describe('MSC4388 under a low RENDEZVOUS_MAX_BYTES', () => {
+  // Regression: MSC4388 allowed 4096 bytes of data whatever max_bytes said, and read JSON bodies of
+  // about 25 KB, so the root dialect then served payloads larger than max_bytes.
+  it('should limit data to max_bytes and read no body larger than that limit allows', async () => {
+    const small = await startServer({ RENDEZVOUS_MAX_BYTES: '100' })
     try {
-      const post = (headers: Record<string, string>) => fetch(`${origin}${MSC4388_STABLE}`, { method: 'POST', body: JSON.stringify({ data: 'x' }), headers })
-      const missing = await post({})
-      expect(missing.status).toBe(401)
-      expect(await missing.json()).toMatchObject({ errcode: 'M_MISSING_TOKEN' })
-      const wrong = await post({ authorization: 'Bearer nope' })
-      expect(wrong.status).toBe(401)
-      expect(await wrong.json()).toMatchObject({ errcode: 'M_UNKNOWN_TOKEN' })
-      const ok = await post({ authorization: 'Bearer s3cret' })
-      expect(ok.status).toBe(200)
-      const { id } = (await ok.json()) as { id: string }
-      // Reading, and the other dialects, stay open.
-      expect((await fetch(`${origin}${MSC4388_STABLE}/${id}`)).status).toBe(200)
-      expect((await fetch(`${origin}/`, { method: 'POST' })).status).toBe(200)
+      const post = (body: string) => fetch(`${small.origin}${MSC4388_STABLE}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } })
+      const over = await post(JSON.stringify({ data: 'x'.repeat(101) }))
+      expect(over.status).toBe(413)
+      expect(((await over.json()) as { errcode: string }).errcode).toBe('M_TOO_LARGE')
+      const exactly = await post(JSON.stringify({ data: 'x'.repeat(100) }))
+      expect(exactly.status).toBe(200)
+      const { id, sequence_token } = (await exactly.json()) as { id: string; sequence_token: string }
+      expect((await (await fetch(`${small.base}${id}`)).arrayBuffer()).byteLength).toBe(100)
+      const put = await fetch(`${small.origin}${MSC4388_STABLE}/${id}`, { method: 'PUT', body: JSON.stringify({ sequence_token, data: 'y'.repeat(101) }) })
+      expect(put.status).toBe(413)
+      // Room for every byte of 100 escaped as \u00XX, and no more: a 25 KB body is refused unread.
+      const escaped = await post(JSON.stringify({ data: '\u0001'.repeat(100) }))
+      expect(escaped.status).toBe(200)
+      const huge = await post(JSON.stringify({ data: 'x'.repeat(100), padding: ' '.repeat(24_000) }))
+      expect(huge.status).toBe(413)
     } finally {
-      await guarded.close()
+      await small.close()
     }
   })
 })

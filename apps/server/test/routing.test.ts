@@ -53,6 +53,43 @@ describe('short Host headers', () => {
   })
 })
 
+describe('requests without a Host', () => {
+  const CREATE_PATHS = ['/', '/_matrix/client/unstable/org.matrix.msc3886/rendezvous', '/_matrix/client/unstable/org.matrix.msc4108/rendezvous']
+  const requests = (path: string) => [
+    `POST ${path} HTTP/1.0\r\nContent-Length: 1\r\n\r\nx`,
+    `POST ${path} HTTP/1.0\r\nHost:\r\nContent-Length: 1\r\n\r\nx`,
+    `POST ${path} HTTP/1.1\r\nHost:\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx`,
+  ]
+
+  // Regression: the seed create answered `"url":":///<id>"`, which breaks the create schema, and the
+  // MSC4108 path answered 404.
+  it.each(CREATE_PATHS)('should refuse a create on %s with 400 naming the missing Host, never a broken URL', async (path) => {
+    for (const raw of requests(path)) {
+      const response = await rawRequest(server.port, raw)
+      // Bun itself may refuse an HTTP/1.1 request without Host before our code runs; anything it
+      // lets through must get our answer.
+      if (response.status === 400 && !response.text.includes('errcode')) continue
+      expect(response.status, raw).toBe(400)
+      expect(response.text).toContain('M_INVALID_PARAM')
+      expect(response.text).toContain('Host')
+      expect(response.text).not.toContain(':///')
+    }
+  })
+
+  it('should build the URL from RENDEZVOUS_PUBLIC_BASE_URL when set', async () => {
+    const configured = await startServer({ RENDEZVOUS_PUBLIC_BASE_URL: 'https://rendezvous.example' })
+    try {
+      for (const path of CREATE_PATHS) {
+        const response = await rawRequest(configured.port, `POST ${path} HTTP/1.0\r\nContent-Length: 1\r\n\r\nx`)
+        expect(response.status, path).toBeLessThan(300)
+        expect(response.text).toMatch(/https:\/\/rendezvous\.example\/[A-Za-z0-9_-]{22}/)
+      }
+    } finally {
+      await configured.close()
+    }
+  })
+})
+
 describe('unknown paths and methods', () => {
   it('should answer 404 M_UNRECOGNIZED for paths outside the API', async () => {
     await expectJsonError(await fetch(`${server.origin}/a/b/c`), 404, 'M_UNRECOGNIZED')
@@ -85,24 +122,59 @@ describe('unknown paths and methods', () => {
 })
 
 describe('CORS', () => {
+  const ALLOW_HEADERS = 'Authorization, Content-Type, If-Match, If-None-Match, Prefer'
+
+  async function expectPreflight(url: string, method = 'PUT', requested = 'if-match, content-type, prefer'): Promise<void> {
+    const response = await fetch(url, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': method, 'access-control-request-headers': requested },
+    })
+    expect(response.status, url).toBe(204)
+    expect(response.headers.get('access-control-allow-origin')).toBe('*')
+    expect(response.headers.get('access-control-allow-methods')).toBe('GET, PUT, POST, DELETE')
+    expect(response.headers.get('access-control-allow-headers')).toBe(ALLOW_HEADERS)
+    expect(response.headers.get('access-control-expose-headers')).toBe(
+      'ETag, Expires, Last-Modified, Location, X-Max-Bytes, Retry-After, Preference-Applied',
+    )
+    expect(Number(response.headers.get('access-control-max-age'))).toBeGreaterThan(0)
+    expect(await response.text()).toBe('')
+  }
+
   it.each(['/', '/AAAAAAAAAAAAAAAAAAAAAA', '/unknown/deep/path', '/health'])(
     'should answer a preflight on %s with 204 and the allowed methods and headers',
     async (path) => {
-      const response = await fetch(`${server.origin}${path}`, {
-        method: 'OPTIONS',
-        headers: { origin: 'https://app.example', 'access-control-request-method': 'PUT', 'access-control-request-headers': 'if-match, content-type, prefer' },
-      })
-      expect(response.status).toBe(204)
-      expect(response.headers.get('access-control-allow-origin')).toBe('*')
-      expect(response.headers.get('access-control-allow-methods')).toBe('GET, PUT, POST, DELETE')
-      expect(response.headers.get('access-control-allow-headers')).toBe('Content-Type, If-Match, If-None-Match, Prefer')
-      expect(response.headers.get('access-control-expose-headers')).toBe(
-        'ETag, Expires, Last-Modified, Location, X-Max-Bytes, Retry-After, Preference-Applied',
-      )
-      expect(Number(response.headers.get('access-control-max-age'))).toBeGreaterThan(0)
-      expect(await response.text()).toBe('')
+      await expectPreflight(`${server.origin}${path}`)
     },
   )
+
+  // Regression: the create paths of the Matrix dialects (routes that answer every method) took the
+  // OPTIONS request themselves and answered 405, so no browser could create through them.
+  it.each([
+    '/_matrix/client/unstable/org.matrix.msc3886/rendezvous',
+    '/_matrix/client/unstable/org.matrix.msc4108/rendezvous',
+    '/_matrix/client/v1/rendezvous',
+    '/_matrix/client/unstable/io.element.msc4388/rendezvous',
+  ])('should answer the preflight of a JSON create on %s', async (path) => {
+    await expectPreflight(`${server.origin}${path}`, 'POST', 'content-type, authorization')
+  })
+
+  it('should answer a preflight on every route the app registers, with a prefix and the demo on', async () => {
+    const full = await startServer({ RENDEZVOUS_PREFIX: '/rz', RENDEZVOUS_DEMO: 'on' })
+    try {
+      const paths = new Set(full.app.routes.map((route) => route.path))
+      expect(paths.size).toBeGreaterThan(10)
+      for (const path of paths) {
+        const concrete = path.replace(':id', 'AAAAAAAAAAAAAAAAAAAAAA').replace(':txnId', 'txn1').replace('*', 'any/deep/path')
+        await expectPreflight(`${full.origin}${concrete}`, 'POST', 'content-type')
+        if (concrete.length > 1 && concrete.endsWith('/')) await expectPreflight(`${full.origin}${concrete.slice(0, -1)}`, 'POST', 'content-type')
+      }
+      // The prefix itself, without and with its trailing slash.
+      await expectPreflight(`${full.origin}/rz`, 'POST', 'content-type')
+      await expectPreflight(`${full.origin}/rz/`, 'POST', 'content-type')
+    } finally {
+      await full.close()
+    }
+  })
 
   it('should expose ETag and friends on ordinary responses and errors', async () => {
     const { id, response } = await create(server)

@@ -1,6 +1,6 @@
 import { Value } from '@sinclair/typebox/value'
 import { describe, expect, it } from 'vitest'
-import { ERRORS, type ErrorKind, MSC4108_ERRCODE_FIELD, errorBody } from './errors.ts'
+import { ERRORS, type ErrorKind, MSC4108_ERRCODE_FIELD, MSC4388_UNSTABLE_ERRCODES, errorBody } from './errors.ts'
 import { CreateResponse, ErrorBody, isRendezvousId } from './schemas.ts'
 
 describe('errorBody', () => {
@@ -23,10 +23,19 @@ describe('errorBody', () => {
   it('should add the MSC4108 code on a failed precondition only', () => {
     expect(errorBody('precondition_failed')[MSC4108_ERRCODE_FIELD]).toBe('M_CONCURRENT_WRITE')
     expect(errorBody('not_found')[MSC4108_ERRCODE_FIELD]).toBeUndefined()
+    expect(errorBody('sequence_conflict')[MSC4108_ERRCODE_FIELD]).toBeUndefined()
+  })
+
+  it("should send MSC4388's unstable code for a stale sequence token when asked, and only that one", () => {
+    const unstable = { errcodes: MSC4388_UNSTABLE_ERRCODES }
+    expect(errorBody('sequence_conflict', unstable).errcode).toBe('IO_ELEMENT_MSC4388_CONCURRENT_WRITE')
+    expect(errorBody('sequence_conflict').errcode).toBe('M_CONCURRENT_WRITE')
+    expect(errorBody('not_found', unstable).errcode).toBe('M_NOT_FOUND')
+    expect(Value.Check(ErrorBody, errorBody('sequence_conflict', unstable))).toBe(true)
   })
 
   it('should carry retry_after_ms when given and a custom message', () => {
-    expect(errorBody('rate_limited', 'slow down', 1500)).toEqual({
+    expect(errorBody('rate_limited', { detail: 'slow down', retryAfterMs: 1500 })).toEqual({
       errcode: 'M_LIMIT_EXCEEDED',
       error: 'slow down',
       retry_after_ms: 1500,

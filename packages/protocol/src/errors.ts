@@ -40,6 +40,7 @@ export const ERRORS = {
   forbidden: { status: 403, errcode: ErrorCode.FORBIDDEN, message: 'Forbidden by server policy' },
   invalid_param: { status: 400, errcode: ErrorCode.INVALID_PARAM, message: 'Invalid request' },
   missing_param: { status: 400, errcode: ErrorCode.MISSING_PARAM, message: 'Missing parameter' },
+  service_unavailable: { status: 503, errcode: ErrorCode.UNKNOWN, message: 'Service temporarily unavailable, try again shortly' },
   internal: { status: 500, errcode: ErrorCode.UNKNOWN, message: 'Internal server error' },
 } as const satisfies Record<string, { status: number; errcode: ErrorCode; message: string }>
 export type ErrorKind = keyof typeof ERRORS
@@ -47,14 +48,31 @@ export type ErrorKind = keyof typeof ERRORS
 /** MSC4108 clients read their own namespaced code on a 412. */
 export const MSC4108_ERRCODE_FIELD = 'org.matrix.msc4108.errcode'
 
+/** Error codes a dialect sends under another name: an MSC's unstable codes on its unstable path. */
+export type ErrcodeNames = Readonly<Partial<Record<ErrorCode, string>>>
+
 /**
- * Builds the JSON error body for `kind`. `detail` replaces the default message; `retryAfterMs` is
- * added for 429s.
+ * MSC4388's unstable codes (its "Unstable prefix" section), sent on its unstable path only; the
+ * stable path keeps the `M_` codes. The MSC namespaces exactly one code.
  */
-export function errorBody(kind: ErrorKind, detail?: string, retryAfterMs?: number): ErrorBody {
+export const MSC4388_UNSTABLE_ERRCODES: ErrcodeNames = {
+  [ErrorCode.CONCURRENT_WRITE]: 'IO_ELEMENT_MSC4388_CONCURRENT_WRITE',
+}
+
+export interface ErrorBodyOptions {
+  /** Replaces the default message of the kind. */
+  readonly detail?: string
+  /** Added for 429s. */
+  readonly retryAfterMs?: number
+  /** Codes to send under another name (see `MSC4388_UNSTABLE_ERRCODES`). */
+  readonly errcodes?: ErrcodeNames
+}
+
+/** Builds the JSON error body for `kind`. */
+export function errorBody(kind: ErrorKind, { detail, retryAfterMs, errcodes }: ErrorBodyOptions = {}): ErrorBody {
   const { errcode, message } = ERRORS[kind]
-  const body: ErrorBody = { errcode, error: detail ?? message }
+  const body: ErrorBody = { errcode: errcodes?.[errcode] ?? errcode, error: detail ?? message }
   if (retryAfterMs !== undefined) body.retry_after_ms = retryAfterMs
-  if (kind === 'precondition_failed' || kind === 'sequence_conflict') body[MSC4108_ERRCODE_FIELD] = errcode
+  if (kind === 'precondition_failed') body[MSC4108_ERRCODE_FIELD] = errcode
   return body
 }

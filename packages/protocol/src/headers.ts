@@ -43,6 +43,7 @@ export const NO_STORE = 'no-store, no-transform'
 export const CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox"
 
 export const CORS_ALLOW_METHODS = 'GET, PUT, POST, DELETE'
-export const CORS_ALLOW_HEADERS = 'Content-Type, If-Match, If-None-Match, Prefer'
+/** `Authorization` for MSC4388 clients (and every create path when create auth is on). */
+export const CORS_ALLOW_HEADERS = 'Authorization, Content-Type, If-Match, If-None-Match, Prefer'
 export const CORS_EXPOSE_HEADERS =
   'ETag, Expires, Last-Modified, Location, X-Max-Bytes, Retry-After, Preference-Applied'

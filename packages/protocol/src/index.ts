@@ -39,4 +39,13 @@ export {
   isOpaqueIdentifier,
   sequenceTokenOf,
 } from './msc4388.ts'
-export { ERRORS, ErrorCode, type ErrorKind, MSC4108_ERRCODE_FIELD, errorBody } from './errors.ts'
+export {
+  ERRORS,
+  ErrorCode,
+  type ErrcodeNames,
+  type ErrorBodyOptions,
+  type ErrorKind,
+  MSC4108_ERRCODE_FIELD,
+  MSC4388_UNSTABLE_ERRCODES,
+  errorBody,
+} from './errors.ts'

@@ -27,7 +27,8 @@ export type CreateResponse = Static<typeof CreateResponse>
 
 /** Body of every 4xx/5xx answer: the Matrix error shape. */
 export const ErrorBody = Type.Object({
-  errcode: Type.String({ pattern: '^M_[A-Z_]+$' }),
+  // `M_…`, or a namespaced unstable code such as `IO_ELEMENT_MSC4388_CONCURRENT_WRITE`.
+  errcode: Type.String({ pattern: '^[A-Z][A-Z0-9_]*$' }),
   error: Type.String(),
   retry_after_ms: Type.Optional(Type.Integer({ minimum: 0 })),
   'org.matrix.msc4108.errcode': Type.Optional(Type.String()),
@@ -36,6 +37,6 @@ export type ErrorBody = Static<typeof ErrorBody>
 
 /** Body of `GET /health` and `GET /ready`. */
 export const HealthResponse = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('ready'), Type.Literal('draining')]),
+  status: Type.Union([Type.Literal('ok'), Type.Literal('ready'), Type.Literal('draining'), Type.Literal('store_unavailable')]),
 })
 export type HealthResponse = Static<typeof HealthResponse>

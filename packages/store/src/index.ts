@@ -13,10 +13,15 @@ export type {
   RendezvousStore,
   StoreLimits,
   StoreStats,
+  TransactionAnswer,
+  TransactionResult,
   Unsubscribe,
   UpdateResult,
   Write,
 } from './types.ts'
+
+export { StoreUnavailableError } from './errors.ts'
+export { MAX_TRANSACTIONS_PER_RENDEZVOUS, TRANSACTION_COST_BYTES, transactionCost } from './limits.ts'
 
 // --- Long-poll ---
 export { type WaitOptions, type WaitOutcome, waitForChange } from './wait-for-change.ts'
@@ -26,3 +31,4 @@ export { MemoryStore, type MemoryStoreOptions } from './memory.ts'
 
 // --- Building blocks ---
 export { EtagIssuer, newRendezvousId } from './ids.ts'
+export { namesReplacedEtag, repeatsLastWrite, sameBytes } from './retry.ts'

@@ -5,6 +5,8 @@
 
 import { conditionMatches } from '@rendezvous/protocol'
 import { EtagIssuer, newRendezvousId } from './ids.ts'
+import { MAX_TRANSACTIONS_PER_RENDEZVOUS, MIN_RETRY_AFTER_MS, transactionCost } from './limits.ts'
+import { repeatsLastWrite } from './retry.ts'
 import type {
   Change,
   ChangeListener,
@@ -14,6 +16,8 @@ import type {
   RendezvousStore,
   StoreLimits,
   StoreStats,
+  TransactionAnswer,
+  TransactionResult,
   Unsubscribe,
   UpdateResult,
   Write,
@@ -32,8 +36,8 @@ export interface MemoryStoreOptions extends StoreLimits {
 
 /** Distinct content types kept as shared strings; real clients use a handful. */
 const MAX_INTERNED_CONTENT_TYPES = 256
-/** Shortest Retry-After we suggest when full, so clients do not hammer a full server. */
-const MIN_RETRY_AFTER_MS = 1000
+/** Deleted ids the expiry queue may hold beyond the live ones before it is compacted. */
+const QUEUE_SLACK = 1024
 
 export class MemoryStore implements RendezvousStore {
   readonly name = 'memory'
@@ -44,12 +48,18 @@ export class MemoryStore implements RendezvousStore {
   readonly #records = new Map<string, Rendezvous>()
   readonly #listeners = new Map<string, Set<ChangeListener>>()
   readonly #contentTypes = new Map<string, string>()
+  /** Remembered transaction answers by rendezvous id, for the few rendezvous that use them. */
+  readonly #transactions = new Map<string, Map<string, TransactionAnswer>>()
   /**
    * Ids in creation order. The TTL is the same for all, so this is also expiry order and the sweep
-   * only ever looks at the head. Deleted ids stay until they reach the head and are skipped.
+   * only ever looks at the head. Deleted ids are skipped when they reach the head, and the queue is
+   * compacted once they outnumber the live ones, so its length stays under twice the live count
+   * (plus a little slack) whatever the mix of creates and deletes.
    */
   #expiryQueue: string[] = []
   #queueHead = 0
+  /** Ids in the queue past its head whose rendezvous is already gone (deleted, or expired on a read). */
+  #deletedInQueue = 0
   #payloadBytes = 0
   #subscriberCount = 0
   readonly #sweepTimer: ReturnType<typeof setInterval>
@@ -92,12 +102,44 @@ export class MemoryStore implements RendezvousStore {
   }
 
   async update(id: string, write: ConditionalWrite): Promise<UpdateResult> {
+    return this.#update(id, write, this.#now(), 0)
+  }
+
+  async updateInTransaction(id: string, transactionId: string, write: ConditionalWrite): Promise<TransactionResult> {
     const now = this.#now()
+    if (!this.#live(id, now)) return { kind: 'not_found' }
+    let remembered = this.#transactions.get(id)
+    const replay = remembered?.get(transactionId)
+    if (replay) return { kind: 'answered', answer: replay, replayed: true }
+    if ((remembered?.size ?? 0) >= MAX_TRANSACTIONS_PER_RENDEZVOUS) return { kind: 'full', retryAfterMs: this.#retryAfterMs(now) }
+    const cost = transactionCost(transactionId)
+    const result = this.#update(id, write, now, cost)
+    if (!result.ok && result.reason === 'not_found') return { kind: 'not_found' }
+    if (!result.ok && result.reason === 'full') return { kind: 'full', retryAfterMs: result.retryAfterMs }
+    const answer: TransactionAnswer = result.ok ? { kind: 'applied', etag: result.rendezvous.etag } : { kind: 'conflict' }
+    // A fresh write made room for the record already; a retry or a conflict is remembered too, and
+    // charged against capacity like a payload.
+    const wrote = result.ok && !result.retried
+    if (!wrote && this.#payloadBytes + cost > this.#limits.maxTotalBytes) return { kind: 'full', retryAfterMs: this.#retryAfterMs(now) }
+    if (!remembered) {
+      remembered = new Map()
+      this.#transactions.set(id, remembered)
+    }
+    remembered.set(transactionId, answer)
+    this.#payloadBytes += cost
+    return { kind: 'answered', answer, replayed: false }
+  }
+
+  /** `update`, making room for `reserveBytes` more beside the payload (a transaction's record). */
+  #update(id: string, write: ConditionalWrite, now: number, reserveBytes: number): UpdateResult {
     const current = this.#live(id, now)
     if (!current) return { ok: false, reason: 'not_found' }
-    if (!conditionMatches(write.ifMatch, current.etag)) return { ok: false, reason: 'etag_mismatch', current }
+    if (!conditionMatches(write.ifMatch, current.etag)) {
+      if (repeatsLastWrite(write.ifMatch, current, write)) return { ok: true, rendezvous: current, retried: true }
+      return { ok: false, reason: 'etag_mismatch', current }
+    }
     const growth = write.payload.byteLength - current.payload.byteLength
-    if (growth > 0 && this.#payloadBytes + growth > this.#limits.maxTotalBytes) {
+    if (growth + reserveBytes > 0 && this.#payloadBytes + growth + reserveBytes > this.#limits.maxTotalBytes) {
       return { ok: false, reason: 'full', current, retryAfterMs: this.#retryAfterMs(now) }
     }
     const rendezvous: Rendezvous = {
@@ -112,13 +154,13 @@ export class MemoryStore implements RendezvousStore {
     this.#records.set(id, rendezvous)
     this.#payloadBytes += growth
     this.#notify(id, 'updated')
-    return { ok: true, rendezvous }
+    return { ok: true, rendezvous, retried: false }
   }
 
   async delete(id: string): Promise<boolean> {
     const current = this.#live(id, this.#now())
     if (!current) return false
-    this.#remove(current, 'deleted')
+    this.#removeAheadOfQueue(current, 'deleted')
     return true
   }
 
@@ -143,16 +185,27 @@ export class MemoryStore implements RendezvousStore {
     }
   }
 
-  stats(): StoreStats {
+  async stats(): Promise<StoreStats> {
     return { sessions: this.#records.size, payloadBytes: this.#payloadBytes, subscribers: this.#subscriberCount }
+  }
+
+  available(): boolean {
+    return true
+  }
+
+  /** Entries in the expiry queue, deleted ones included: bounded by twice the live count plus slack. */
+  get expiryQueueLength(): number {
+    return this.#expiryQueue.length - this.#queueHead
   }
 
   async close(): Promise<void> {
     clearInterval(this.#sweepTimer)
     this.#records.clear()
     this.#listeners.clear()
+    this.#transactions.clear()
     this.#expiryQueue = []
     this.#queueHead = 0
+    this.#deletedInQueue = 0
     this.#payloadBytes = 0
   }
 
@@ -167,10 +220,11 @@ export class MemoryStore implements RendezvousStore {
       const record = this.#records.get(id)
       if (record && record.expiresAt > now) break
       if (record) this.#remove(record, 'expired')
+      else this.#deletedInQueue--
       this.#queueHead++
     }
     // Drop the consumed prefix once it dominates, so the array does not grow forever.
-    if (this.#queueHead > 1024 && this.#queueHead * 2 > queue.length) {
+    if (this.#queueHead > QUEUE_SLACK && this.#queueHead * 2 > queue.length) {
       this.#expiryQueue = queue.slice(this.#queueHead)
       this.#queueHead = 0
     }
@@ -183,14 +237,37 @@ export class MemoryStore implements RendezvousStore {
     const record = this.#records.get(id)
     if (!record) return null
     if (record.expiresAt > now) return record
-    this.#remove(record, 'expired')
+    this.#removeAheadOfQueue(record, 'expired')
     return null
+  }
+
+  /** Removes a record whose id is not at the head of the expiry queue; the queue keeps the id for now. */
+  #removeAheadOfQueue(record: Rendezvous, change: Extract<Change, 'deleted' | 'expired'>): void {
+    this.#remove(record, change)
+    this.#deletedInQueue++
+    if (this.#deletedInQueue > this.#records.size + QUEUE_SLACK) this.#compactQueue()
   }
 
   #remove(record: Rendezvous, change: Extract<Change, 'deleted' | 'expired'>): void {
     this.#records.delete(record.id)
     this.#payloadBytes -= record.payload.byteLength
+    const remembered = this.#transactions.get(record.id)
+    if (remembered) {
+      for (const transactionId of remembered.keys()) this.#payloadBytes -= transactionCost(transactionId)
+      this.#transactions.delete(record.id)
+    }
     this.#notify(record.id, change)
+  }
+
+  /**
+   * Drops deleted ids from the expiry queue. It runs once deleted ids outnumber live ones, so its
+   * cost is paid for by at least as many deletes as it removes.
+   */
+  #compactQueue(): void {
+    const live = this.#records
+    this.#expiryQueue = this.#expiryQueue.slice(this.#queueHead).filter((id) => live.has(id))
+    this.#queueHead = 0
+    this.#deletedInQueue = 0
   }
 
   #notify(id: string, change: Change): void {

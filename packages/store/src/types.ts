@@ -2,7 +2,8 @@
  * @module The storage contract. Every store (memory today, Redis later) implements
  * `RendezvousStore` and passes the shared conformance suite in `testing/conformance.ts`.
  *
- * Expected outcomes (unknown id, ETag mismatch, store full) are return values; only faults throw.
+ * Expected outcomes (unknown id, ETag mismatch, store full) are return values; only faults throw,
+ * and a backend that cannot be reached throws `StoreUnavailableError`.
  */
 
 import type { EntityTagCondition } from '@rendezvous/protocol'
@@ -33,20 +34,41 @@ export interface Write {
   readonly contentType: string
 }
 
-/** An update is a compare-and-swap: it applies only when `ifMatch` matches the current ETag. */
+/**
+ * An update is a compare-and-swap: it applies only when `ifMatch` matches the current ETag. A write
+ * that fails the condition but repeats the last applied write exactly (its `ifMatch` names the ETag
+ * that write replaced, and payload and content type are byte-identical to the current state) is a
+ * retry whose answer was lost: it succeeds as `retried` and changes nothing (RFC 9110 section
+ * 13.1.1; MSC4388's exact retry).
+ */
 export interface ConditionalWrite extends Write {
   readonly ifMatch: EntityTagCondition
 }
+
+/** What a transaction's write came to: remembered for the rendezvous's life and replayed on a repeat. */
+export type TransactionAnswer =
+  /** The write applied (or was recognised as a retry): the ETag it left current then. */
+  | { readonly kind: 'applied'; readonly etag: string }
+  /** The condition failed: MSC4388's 409. */
+  | { readonly kind: 'conflict' }
 
 export type CreateResult =
   | { readonly ok: true; readonly rendezvous: Rendezvous }
   | { readonly ok: false; readonly reason: 'full'; readonly retryAfterMs: number }
 
 export type UpdateResult =
-  | { readonly ok: true; readonly rendezvous: Rendezvous }
+  /** `retried`: the write had already been applied; `rendezvous` is the unchanged current state. */
+  | { readonly ok: true; readonly rendezvous: Rendezvous; readonly retried: boolean }
   | { readonly ok: false; readonly reason: 'not_found' }
   | { readonly ok: false; readonly reason: 'etag_mismatch'; readonly current: Rendezvous }
   | { readonly ok: false; readonly reason: 'full'; readonly current: Rendezvous; readonly retryAfterMs: number }
+
+export type TransactionResult =
+  /** `replayed`: the transaction id was seen before and this is its remembered answer. */
+  | { readonly kind: 'answered'; readonly answer: TransactionAnswer; readonly replayed: boolean }
+  | { readonly kind: 'not_found' }
+  /** Store full, or this rendezvous remembers as many transactions as it may. Nothing changed. */
+  | { readonly kind: 'full'; readonly retryAfterMs: number }
 
 /** What happened to a rendezvous someone subscribed to. `deleted` and `expired` are final. */
 export type Change = 'updated' | 'deleted' | 'expired'
@@ -59,7 +81,7 @@ export type Unsubscribe = () => void
 export interface StoreStats {
   /** Live rendezvous (expired ones not yet reclaimed may still count until the next sweep). */
   readonly sessions: number
-  /** Payload bytes held by those rendezvous. */
+  /** Payload bytes held by those rendezvous, plus what their remembered transactions are charged. */
   readonly payloadBytes: number
   /** Change listeners currently registered. */
   readonly subscribers: number
@@ -88,6 +110,15 @@ export interface RendezvousStore {
   /** Replaces the payload when `ifMatch` holds; atomically, so one of N racing writers wins. */
   update(id: string, write: ConditionalWrite): Promise<UpdateResult>
 
+  /**
+   * `update` under a transaction id (MSC4388's `PUT /{id}/{txnId}`): the first time an id is seen
+   * the write is tried and its answer remembered for the rendezvous's life; every repeat of the id
+   * gets that answer back and writes nothing, whatever it carries. Ids are scoped to the
+   * rendezvous. Remembered answers count against capacity (`TRANSACTION_COST_BYTES` plus the id's
+   * length each, at most `MAX_TRANSACTIONS_PER_RENDEZVOUS`).
+   */
+  updateInTransaction(id: string, transactionId: string, write: ConditionalWrite): Promise<TransactionResult>
+
   /** Removes the rendezvous. False when it was not live. */
   delete(id: string): Promise<boolean>
 
@@ -101,7 +132,13 @@ export interface RendezvousStore {
    */
   subscribe(id: string, listener: ChangeListener): Unsubscribe
 
-  stats(): StoreStats
+  stats(): Promise<StoreStats>
+
+  /**
+   * False while the store cannot serve (its backend unreachable): the server reports not ready. Its
+   * operations then throw `StoreUnavailableError` rather than hang.
+   */
+  available(): boolean
 
   /** Stops timers and releases everything. The store is unusable afterwards. */
   close(): Promise<void>

@@ -33,7 +33,7 @@ describe('MemoryStore', () => {
     const younger = await store.create(payload('bb'))
     advance(600)
     store.sweepExpired()
-    expect(store.stats()).toMatchObject({ sessions: 1, payloadBytes: 2 })
+    expect(await store.stats()).toMatchObject({ sessions: 1, payloadBytes: 2 })
     if (younger.ok) expect(await store.get(younger.rendezvous.id)).not.toBeNull()
     await store.close()
   })
@@ -68,6 +68,49 @@ describe('MemoryStore', () => {
     if (!a.ok || !b.ok) throw new Error('refused')
     expect(a.rendezvous.contentType).toBe('text/plain')
     expect(b.rendezvous.contentType).toBe(a.rendezvous.contentType)
+    await store.close()
+  })
+})
+
+describe('MemoryStore bookkeeping', () => {
+  // Regression: a deleted id stayed in the expiry queue until it reached the head, so one live
+  // rendezvous pinned every id created after it for a whole TTL.
+  it('should keep the expiry queue bounded by the live count under create/delete churn', async () => {
+    const store = new MemoryStore({ ttlMs: 3_600_000, maxSessions: 10, maxTotalBytes: 1 << 20, sweepIntervalMs: 3_600_000 })
+    const write = { payload: new Uint8Array(0), contentType: 'text/plain' }
+    const pinned = await store.create(write)
+    expect(pinned.ok).toBe(true)
+    let longest = 0
+    for (let i = 0; i < 100_000; i++) {
+      const churn = await store.create(write)
+      if (!churn.ok) throw new Error('refused')
+      await store.delete(churn.rendezvous.id)
+      longest = Math.max(longest, store.expiryQueueLength)
+    }
+    expect((await store.stats()).sessions).toBe(1)
+    expect(longest).toBeLessThanOrEqual(2 * 1 + 1024 + 1)
+    if (pinned.ok) expect(await store.get(pinned.rendezvous.id)).not.toBeNull()
+    await store.close()
+  })
+
+  it('should still expire the survivors of a compaction in creation order', async () => {
+    let now = 0
+    const store = new MemoryStore({ ttlMs: 1000, maxSessions: 10_000, maxTotalBytes: 1 << 20, now: () => now, sweepIntervalMs: 3_600_000 })
+    const write = { payload: new Uint8Array(1), contentType: 'text/plain' }
+    const kept: string[] = []
+    for (let i = 0; i < 9000; i++) {
+      const r = await store.create(write)
+      if (!r.ok) throw new Error('refused')
+      if (i % 3 === 0) kept.push(r.rendezvous.id)
+      else await store.delete(r.rendezvous.id)
+      now += 0.1
+    }
+    expect((await store.stats()).sessions).toBe(kept.length)
+    expect(store.expiryQueueLength).toBeLessThan(2 * kept.length + 1024 + 1)
+    now += 1000
+    store.sweepExpired()
+    expect(await store.stats()).toMatchObject({ sessions: 0, payloadBytes: 0 })
+    expect(store.expiryQueueLength).toBe(0)
     await store.close()
   })
 })

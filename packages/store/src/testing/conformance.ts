@@ -5,6 +5,8 @@
 
 import { MAX_ETAG_LENGTH, parseEntityTagCondition, type EntityTagCondition } from '@rendezvous/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
+import { MAX_TRANSACTIONS_PER_RENDEZVOUS, transactionCost } from '../limits.ts'
+import { sameBytes } from '../retry.ts'
 import type { Change, Rendezvous, RendezvousStore, StoreLimits } from '../types.ts'
 import { waitForChange } from '../wait-for-change.ts'
 
@@ -51,6 +53,22 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         const read = await store.get(rz.id)
         expect(read?.payload).toEqual(all)
         expect(read?.contentType).toBe('text/plain')
+      })
+
+      it('should keep large payloads and unusual content types byte for byte', async () => {
+        const store = await open()
+        const large = Uint8Array.from({ length: 1024 * 1024 }, (_, i) => (i * 7919) & 0xff)
+        const type = 'application/x.odd; q="a,b"; ü=1 \t end'
+        const rz = await created(store, large, type)
+        const read = await store.get(rz.id)
+        expect(read!.payload.byteLength).toBe(large.byteLength)
+        expect(sameBytes(read!.payload, large)).toBe(true)
+        expect(read!.contentType).toBe(type)
+        const updated = await store.update(rz.id, { payload: large.subarray(1, 10241).slice(), contentType: '', ifMatch: ANY })
+        if (!updated.ok) throw new Error('refused')
+        const again = await store.get(rz.id)
+        expect(sameBytes(again!.payload, large.subarray(1, 10241))).toBe(true)
+        expect(again!.contentType).toBe('')
       })
 
       it('should accept an empty payload', async () => {
@@ -173,6 +191,183 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
       })
     })
 
+    describe('retried writes', () => {
+      const write = (payload: string, ifMatch: string, contentType = 'text/plain') => ({ payload: bytes(payload), contentType, ifMatch: condition(ifMatch) })
+
+      it('should accept a repeat of the last write as already applied, changing nothing and telling nobody', async () => {
+        const store = await open()
+        const rz = await created(store, bytes('A1'))
+        const first = await store.update(rz.id, write('B1', rz.etag))
+        if (!first.ok) throw new Error('refused')
+        expect(first.retried).toBe(false)
+        const seen: Change[] = []
+        const unsubscribe = store.subscribe(rz.id, (change) => seen.push(change))
+        // The answer to the first write was lost: the client sends it again, same tag, same bytes.
+        const again = await store.update(rz.id, write('B1', rz.etag))
+        expect(again).toEqual({ ok: true, rendezvous: first.rendezvous, retried: true })
+        const read = await store.get(rz.id)
+        expect(read!.etag).toBe(first.rendezvous.etag)
+        expect(read!.previousEtag).toBe(rz.etag)
+        await sleep(50)
+        expect(seen).toEqual([])
+        unsubscribe()
+      })
+
+      it('should accept the repeat through a proxy-weakened tag too', async () => {
+        const store = await open()
+        const rz = await created(store, bytes('A1'))
+        const first = await store.update(rz.id, write('B1', rz.etag))
+        const again = await store.update(rz.id, write('B1', `W/${rz.etag}`))
+        expect(first.ok && again.ok && again.retried && again.rendezvous.etag === first.rendezvous.etag).toBe(true)
+      })
+
+      it('should refuse the repeat when the bytes or the content type differ', async () => {
+        const store = await open()
+        const rz = await created(store, bytes('A1'))
+        const first = await store.update(rz.id, write('B1', rz.etag))
+        if (!first.ok) throw new Error('refused')
+        for (const [payload, type] of [['B2', 'text/plain'], ['B1 ', 'text/plain'], ['B1', 'text/plain;charset=utf-8'], ['', 'text/plain']] as const) {
+          const retry = await store.update(rz.id, write(payload, rz.etag, type))
+          expect(retry.ok, `${payload} ${type}`).toBe(false)
+          if (!retry.ok) expect(retry.reason).toBe('etag_mismatch')
+        }
+        expect((await store.get(rz.id))!.etag).toBe(first.rendezvous.etag)
+      })
+
+      it('should refuse the repeat once someone else has written since', async () => {
+        const store = await open()
+        const rz = await created(store, bytes('A1'))
+        const first = await store.update(rz.id, write('B1', rz.etag))
+        if (!first.ok) throw new Error('refused')
+        const other = await store.update(rz.id, write('A2', first.rendezvous.etag))
+        if (!other.ok) throw new Error('refused')
+        const retry = await store.update(rz.id, write('B1', rz.etag))
+        expect(retry.ok).toBe(false)
+        // Even when the third writer happened to write the same bytes: its change is not the retry's.
+        const same = await store.update(rz.id, write('B1', other.rendezvous.etag))
+        if (!same.ok) throw new Error('refused')
+        expect((await store.update(rz.id, write('B1', rz.etag))).ok).toBe(false)
+      })
+
+      it('should never take a stale tag for a retry right after creation', async () => {
+        const store = await open()
+        const rz = await created(store, bytes('A1'), 'text/plain')
+        const stale = await store.update(rz.id, write('A1', '"never-issued"'))
+        expect(stale.ok).toBe(false)
+      })
+
+      it('should let exactly one of a retry and a racing writer win, never both', async () => {
+        const store = await open()
+        for (let round = 0; round < 20; round++) {
+          const rz = await created(store, bytes('A1'))
+          const first = await store.update(rz.id, write('B1', rz.etag))
+          if (!first.ok) throw new Error('refused')
+          const [retry, racer] = await Promise.all([
+            store.update(rz.id, write('B1', rz.etag)),
+            store.update(rz.id, write('A2', first.rendezvous.etag)),
+          ])
+          expect(racer.ok).toBe(true)
+          // Whichever ran first, the retry is only accepted if nothing had changed yet.
+          const final = await store.get(rz.id)
+          expect(text(final!.payload)).toBe('A2')
+          if (retry.ok) expect(retry.rendezvous.etag).toBe(first.rendezvous.etag)
+        }
+      })
+    })
+
+    describe('transactions', () => {
+      const write = (payload: string, ifMatch: string) => ({ payload: bytes(payload), contentType: 'text/plain', ifMatch: condition(ifMatch) })
+
+      it('should apply a transaction once and replay its answer for every repeat, whatever the repeat carries', async () => {
+        const store = await open()
+        const rz = await created(store, bytes('A1'))
+        const first = await store.updateInTransaction(rz.id, 'txn1', write('B1', rz.etag))
+        expect(first.kind === 'answered' && first.answer.kind === 'applied' && !first.replayed).toBe(true)
+        if (first.kind !== 'answered' || first.answer.kind !== 'applied') throw new Error('expected applied')
+        const repeat = await store.updateInTransaction(rz.id, 'txn1', write('something else', first.answer.etag))
+        expect(repeat).toEqual({ kind: 'answered', answer: first.answer, replayed: true })
+        const read = await store.get(rz.id)
+        expect(text(read!.payload)).toBe('B1')
+        expect(read!.etag).toBe(first.answer.etag)
+      })
+
+      it('should remember a conflict and replay it even once the token would match', async () => {
+        const store = await open()
+        const rz = await created(store, bytes('A1'))
+        const conflict = await store.updateInTransaction(rz.id, 'late', write('B1', '"stale"'))
+        expect(conflict).toEqual({ kind: 'answered', answer: { kind: 'conflict' }, replayed: false })
+        const repeat = await store.updateInTransaction(rz.id, 'late', write('B1', rz.etag))
+        expect(repeat).toEqual({ kind: 'answered', answer: { kind: 'conflict' }, replayed: true })
+        expect((await store.get(rz.id))!.etag).toBe(rz.etag)
+      })
+
+      it('should scope transaction ids to their rendezvous', async () => {
+        const store = await open()
+        const a = await created(store, bytes('a'))
+        const b = await created(store, bytes('b'))
+        const onA = await store.updateInTransaction(a.id, 'same', write('a2', a.etag))
+        const onB = await store.updateInTransaction(b.id, 'same', write('b2', b.etag))
+        expect(onA.kind === 'answered' && !onA.replayed && onA.answer.kind === 'applied').toBe(true)
+        expect(onB.kind === 'answered' && !onB.replayed && onB.answer.kind === 'applied').toBe(true)
+        expect(text((await store.get(b.id))!.payload)).toBe('b2')
+      })
+
+      it('should apply exactly once when the same transaction arrives many times at once', async () => {
+        const store = await open()
+        const rz = await created(store, bytes('A1'))
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.updateInTransaction(rz.id, 'dup', write(`B${i}`, rz.etag))))
+        const fresh = results.filter((r) => r.kind === 'answered' && !r.replayed)
+        expect(fresh).toHaveLength(1)
+        const answers = new Set(results.map((r) => JSON.stringify(r.kind === 'answered' ? r.answer : r)))
+        expect(answers.size).toBe(1)
+        const read = await store.get(rz.id)
+        expect(read!.previousEtag).toBe(rz.etag)
+      })
+
+      it('should count remembered transactions against capacity and release them with the rendezvous', async () => {
+        const store = await open()
+        const rz = await created(store, bytes('12345'))
+        await store.updateInTransaction(rz.id, 'abc', write('12345', rz.etag))
+        expect((await store.stats()).payloadBytes).toBe(5 + transactionCost('abc'))
+        await store.updateInTransaction(rz.id, 'conflicting', write('x', '"stale"'))
+        expect((await store.stats()).payloadBytes).toBe(5 + transactionCost('abc') + transactionCost('conflicting'))
+        await store.delete(rz.id)
+        expect((await store.stats()).payloadBytes).toBe(0)
+      })
+
+      it('should refuse a transaction that does not fit, remembering nothing and writing nothing', async () => {
+        const store = await open({ maxTotalBytes: 10 + transactionCost('t1') })
+        const rz = await created(store, bytes('1234567890'))
+        const fits = await store.updateInTransaction(rz.id, 't1', write('1234567890', rz.etag))
+        expect(fits.kind).toBe('answered')
+        const before = await store.get(rz.id)
+        const refused = await store.updateInTransaction(rz.id, 't2', write('123', before!.etag))
+        expect(refused.kind).toBe('full')
+        expect((await store.get(rz.id))!.etag).toBe(before!.etag)
+        expect((await store.updateInTransaction(rz.id, 't2', write('123', before!.etag))).kind).toBe('full')
+      })
+
+      it(`should remember at most ${MAX_TRANSACTIONS_PER_RENDEZVOUS} transactions per rendezvous`, async () => {
+        const store = await open()
+        const rz = await created(store, bytes('x'))
+        for (let i = 0; i < MAX_TRANSACTIONS_PER_RENDEZVOUS; i++) {
+          expect((await store.updateInTransaction(rz.id, `t${i}`, write('x', '"stale"'))).kind).toBe('answered')
+        }
+        expect((await store.updateInTransaction(rz.id, 'one-more', write('x', '"stale"'))).kind).toBe('full')
+        // Known ids are still replayed.
+        expect((await store.updateInTransaction(rz.id, 't0', write('x', '"stale"'))).kind).toBe('answered')
+      })
+
+      it('should answer not_found for an unknown or deleted rendezvous', async () => {
+        const store = await open()
+        expect(await store.updateInTransaction('AAAAAAAAAAAAAAAAAAAAAA', 't', write('x', '"x"'))).toEqual({ kind: 'not_found' })
+        const rz = await created(store)
+        await store.updateInTransaction(rz.id, 't', write('x', rz.etag))
+        await store.delete(rz.id)
+        expect(await store.updateInTransaction(rz.id, 't', write('x', rz.etag))).toEqual({ kind: 'not_found' })
+      })
+    })
+
     describe('delete', () => {
       it('should remove the rendezvous once', async () => {
         const store = await open()
@@ -209,9 +404,9 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
       it('should reclaim expired rendezvous without being asked', async () => {
         const store = await open({ ttlMs: 100 })
         for (let i = 0; i < 10; i++) await created(store, bytes('12345'))
-        expect(store.stats()).toMatchObject({ sessions: 10, payloadBytes: 50 })
+        expect(await store.stats()).toMatchObject({ sessions: 10, payloadBytes: 50 })
         await sleep(100 + EXPIRY_GRACE_MS + 100)
-        expect(store.stats()).toMatchObject({ sessions: 0, payloadBytes: 0 })
+        expect(await store.stats()).toMatchObject({ sessions: 0, payloadBytes: 0 })
       })
     })
 
@@ -232,7 +427,7 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         await created(store, bytes('123456'))
         expect((await store.create({ payload: bytes('12345'), contentType: 'text/plain' })).ok).toBe(false)
         expect((await store.create({ payload: bytes('1234'), contentType: 'text/plain' })).ok).toBe(true)
-        expect(store.stats().payloadBytes).toBe(10)
+        expect((await store.stats()).payloadBytes).toBe(10)
       })
 
       it('should refuse an update that grows past maxTotalBytes and leave the payload untouched', async () => {
@@ -246,18 +441,18 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         expect(read!.etag).toBe(rz.etag)
         const shrunk = await store.update(rz.id, { payload: bytes('12'), contentType: 'text/plain', ifMatch: ANY })
         expect(shrunk.ok).toBe(true)
-        expect(store.stats().payloadBytes).toBe(2)
+        expect((await store.stats()).payloadBytes).toBe(2)
       })
 
       it('should count sessions and payload bytes through every kind of write', async () => {
         const store = await open()
         const a = await created(store, bytes('abc'))
         await created(store, bytes('de'))
-        expect(store.stats()).toMatchObject({ sessions: 2, payloadBytes: 5 })
+        expect(await store.stats()).toMatchObject({ sessions: 2, payloadBytes: 5 })
         await store.update(a.id, { payload: bytes('abcdefg'), contentType: 'text/plain', ifMatch: ANY })
-        expect(store.stats()).toMatchObject({ sessions: 2, payloadBytes: 9 })
+        expect(await store.stats()).toMatchObject({ sessions: 2, payloadBytes: 9 })
         await store.delete(a.id)
-        expect(store.stats()).toMatchObject({ sessions: 1, payloadBytes: 2 })
+        expect(await store.stats()).toMatchObject({ sessions: 1, payloadBytes: 2 })
       })
     })
 
@@ -315,10 +510,10 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         const rz = await created(store)
         const seen: Change[] = []
         const unsubscribe = store.subscribe(rz.id, (change) => seen.push(change))
-        expect(store.stats().subscribers).toBe(1)
+        expect((await store.stats()).subscribers).toBe(1)
         unsubscribe()
         unsubscribe()
-        expect(store.stats().subscribers).toBe(0)
+        expect((await store.stats()).subscribers).toBe(0)
         await store.update(rz.id, { payload: bytes('1'), contentType: 'text/plain', ifMatch: ANY })
         await sleep(50)
         expect(seen).toEqual([])
@@ -333,14 +528,14 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         const rz = await created(store)
         const outcome = await waitForChange(store, rz.id, known('"old"'), { timeoutMs: 10_000 })
         expect(outcome).toEqual({ kind: 'changed', rendezvous: rz })
-        expect(store.stats().subscribers).toBe(0)
+        expect((await store.stats()).subscribers).toBe(0)
       })
 
       it('should answer gone at once for an unknown id', async () => {
         const store = await open()
         const outcome = await waitForChange(store, 'AAAAAAAAAAAAAAAAAAAAAA', { kind: 'any' }, { timeoutMs: 10_000 })
         expect(outcome).toEqual({ kind: 'gone' })
-        expect(store.stats().subscribers).toBe(0)
+        expect((await store.stats()).subscribers).toBe(0)
       })
 
       it('should wake with the new state when the rendezvous is written', async () => {
@@ -354,7 +549,7 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         if (outcome.kind !== 'changed' || !write.ok) throw new Error('expected a change')
         expect(outcome.rendezvous.etag).toBe(write.rendezvous.etag)
         expect(text(outcome.rendezvous.payload)).toBe('news')
-        expect(store.stats().subscribers).toBe(0)
+        expect((await store.stats()).subscribers).toBe(0)
       })
 
       it('should wake every waiter of the id on one write', async () => {
@@ -362,11 +557,11 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         const rz = await created(store)
         const waiters = Array.from({ length: 50 }, () => waitForChange(store, rz.id, known(rz.etag), { timeoutMs: 10_000 }))
         await sleep(20)
-        expect(store.stats().subscribers).toBe(50)
+        expect((await store.stats()).subscribers).toBe(50)
         await store.update(rz.id, { payload: bytes('all'), contentType: 'text/plain', ifMatch: ANY })
         const outcomes = await Promise.all(waiters)
         expect(outcomes.every((o) => o.kind === 'changed')).toBe(true)
-        expect(store.stats().subscribers).toBe(0)
+        expect((await store.stats()).subscribers).toBe(0)
       })
 
       it('should answer gone when the rendezvous is deleted during the wait', async () => {
@@ -376,7 +571,7 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         await sleep(20)
         await store.delete(rz.id)
         expect(await waiting).toEqual({ kind: 'gone' })
-        expect(store.stats().subscribers).toBe(0)
+        expect((await store.stats()).subscribers).toBe(0)
       })
 
       it('should answer gone when the rendezvous expires during the wait', async () => {
@@ -387,7 +582,7 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         // Its own timer wakes it at the expiry instant, not the store's sweep.
         expect(Date.now()).toBeGreaterThanOrEqual(rz.expiresAt)
         expect(Date.now()).toBeLessThan(rz.expiresAt + EXPIRY_GRACE_MS)
-        expect(store.stats().subscribers).toBe(0)
+        expect((await store.stats()).subscribers).toBe(0)
       })
 
       it('should answer timeout with the unchanged state once the time is up', async () => {
@@ -397,7 +592,7 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         const outcome = await waitForChange(store, rz.id, known(rz.etag), { timeoutMs: 150 })
         expect(Date.now() - started).toBeGreaterThanOrEqual(145)
         expect(outcome).toEqual({ kind: 'timeout', rendezvous: rz })
-        expect(store.stats().subscribers).toBe(0)
+        expect((await store.stats()).subscribers).toBe(0)
       })
 
       it('should keep waiting through a write that leaves a known tag current', async () => {
@@ -418,7 +613,7 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         controller.abort()
         expect(await waiting).toEqual({ kind: 'aborted' })
         expect(await waitForChange(store, rz.id, known(rz.etag), { timeoutMs: 10_000, signal: controller.signal })).toEqual({ kind: 'aborted' })
-        expect(store.stats().subscribers).toBe(0)
+        expect((await store.stats()).subscribers).toBe(0)
       })
 
       it('should answer aborted when any of several signals fires', async () => {
@@ -430,7 +625,7 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         await sleep(20)
         shutdown.abort()
         expect(await waiting).toEqual({ kind: 'aborted' })
-        expect(store.stats().subscribers).toBe(0)
+        expect((await store.stats()).subscribers).toBe(0)
       })
     })
   })

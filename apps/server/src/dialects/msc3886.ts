@@ -1,0 +1,35 @@
+/**
+ * @module MSC3886 final (contract section 10 B): `POST` on its Matrix path answers `201 Created`
+ * with an empty body and the session's absolute URL in `Location`. Sessions are the root dialect's
+ * `/<id>`. Spoken by matrix-js-sdk 21.1.0-34.9.0 (`MSC3886SimpleHttpRendezvousTransport`) and
+ * Element iOS.
+ */
+
+import { Header, MSC3886_PATH } from '@rendezvous/protocol'
+import type { AnyElysia } from 'elysia'
+import { rendezvousHeaders } from '../responses.ts'
+import { mount } from '../routing.ts'
+import { type DialectContext, createFromBody } from './shared.ts'
+
+export function msc3886Dialect(context: DialectContext) {
+  return (app: AnyElysia) => {
+    mount(app, context.guard, {
+      path: MSC3886_PATH,
+      label: MSC3886_PATH,
+      methods: {
+        POST: {
+          limiter: 'create',
+          async handle(request, { server }) {
+            const created = await createFromBody(context, request, server, 'msc3886')
+            if (created instanceof Response) return created
+            const headers = rendezvousHeaders(created.rendezvous)
+            headers[Header.xMaxBytes] = String(context.config.maxBytes)
+            headers[Header.location] = created.url
+            return new Response(null, { status: 201, headers })
+          },
+        },
+      },
+    })
+    return app
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * @module The root dialect (contract sections 2, 4 and 8): the seed draft's `POST /` and the
+ * `/<id>` endpoints every ETag dialect's session URL points at, with conditional requests and the
+ * long-poll extension.
+ */
+
+import {
+  type CreateResponse,
+  type EntityTagCondition,
+  Header,
+  conditionMatches,
+  isRendezvousId,
+  parseEntityTagCondition,
+  parsePreferWait,
+} from '@rendezvous/protocol'
+import { type Rendezvous, namesReplacedEtag, waitForChange } from '@rendezvous/store'
+import type { AnyElysia } from 'elysia'
+import { contentTypeOf, readPayload, tooLargeDetail } from '../payloads.ts'
+import { acceptedResponse, errorResponse, jsonResponse, noContentResponse, notModifiedResponse, payloadResponse, rendezvousHeaders } from '../responses.ts'
+import { mount } from '../routing.ts'
+import { type DialectContext, createFromBody } from './shared.ts'
+
+const ANY: EntityTagCondition = { kind: 'any' }
+
+export function rootDialect(context: DialectContext) {
+  const { store, config, guard, metrics, bodyDeadlines, longPolls, shutdownSignal } = context
+  const { maxBytes, prefix, maxWaitSeconds, maxWaiters } = config
+
+  /** `POST /`: 200 JSON `{id, max_bytes, url}` and a `Location` relative to the POST URL. */
+  async function create(request: Request, server: Parameters<typeof createFromBody>[2]): Promise<Response> {
+    const created = await createFromBody(context, request, server, 'seed')
+    if (created instanceof Response) return created
+    const { rendezvous, url } = created
+    const headers = rendezvousHeaders(rendezvous)
+    headers[Header.xMaxBytes] = String(maxBytes)
+    headers[Header.location] = `${locationBase(request.url)}${rendezvous.id}`
+    const body: CreateResponse = { id: rendezvous.id, max_bytes: maxBytes, url }
+    return jsonResponse(200, body, headers)
+  }
+
+  async function read(request: Request, id: string): Promise<Response> {
+    if (!isRendezvousId(id)) return errorResponse('not_found')
+    const ifNoneMatchHeader = request.headers.get(Header.ifNoneMatch)
+    const rendezvous = await store.get(id)
+    if (!rendezvous) return errorResponse('not_found')
+    if (ifNoneMatchHeader === null) return payloadResponse(rendezvous)
+    // Polling clients send back exactly the tag we gave them: that needs no parsing.
+    const ifNoneMatch = ifNoneMatchHeader === rendezvous.etag ? exactly(rendezvous.etag) : parseCondition(ifNoneMatchHeader, 'If-None-Match')
+    if (ifNoneMatch instanceof Response) return ifNoneMatch
+    if (!conditionMatches(ifNoneMatch, rendezvous.etag)) return payloadResponse(rendezvous)
+    const prefer = request.headers.get(Header.prefer)
+    const wait = prefer === null ? undefined : parsePreferWait(prefer)
+    // Over the bound we answer like a server without the extension: at once, no Preference-Applied.
+    if (wait === undefined || longPolls.held >= maxWaiters) return notModifiedResponse(rendezvous)
+    return longPoll(request, rendezvous, ifNoneMatch, Math.min(wait, maxWaitSeconds))
+  }
+
+  /**
+   * Holds a GET whose tag is current until the rendezvous changes, goes, or `seconds` pass
+   * (contract section 8). The deadline bounds the wait even if a client's disconnect goes unnoticed.
+   */
+  async function longPoll(request: Request, rendezvous: Rendezvous, known: EntityTagCondition, seconds: number): Promise<Response> {
+    if (seconds === 0 || shutdownSignal.aborted) return withWaitApplied(notModifiedResponse(rendezvous), seconds)
+    longPolls.held++
+    let outcome
+    try {
+      outcome = await waitForChange(store, rendezvous.id, known, { timeoutMs: seconds * 1000, signal: [request.signal, shutdownSignal] })
+    } finally {
+      longPolls.held--
+    }
+    switch (outcome.kind) {
+      case 'changed':
+        return withWaitApplied(payloadResponse(outcome.rendezvous), seconds)
+      case 'gone':
+        return withWaitApplied(errorResponse('not_found'), seconds)
+      case 'timeout':
+        return withWaitApplied(notModifiedResponse(outcome.rendezvous), seconds)
+      case 'aborted': {
+        // Shutting down: tell the client where things stand now. (When the client itself went
+        // away, nobody reads this answer.)
+        const current = await store.get(rendezvous.id)
+        if (!current) return withWaitApplied(errorResponse('not_found'), seconds)
+        return withWaitApplied(conditionMatches(known, current.etag) ? notModifiedResponse(current) : payloadResponse(current), seconds)
+      }
+    }
+  }
+
+  /**
+   * `PUT /<id>`: compare-and-swap on `If-Match` (absent means `*`). A retry of the write that is
+   * already current (its answer was lost) is accepted as done; see `repeatsLastWrite`.
+   */
+  async function update(request: Request, id: string): Promise<Response> {
+    if (!isRendezvousId(id)) return errorResponse('not_found')
+    const ifMatchHeader = request.headers.get(Header.ifMatch)
+    const ifMatch = ifMatchHeader === null ? ANY : parseCondition(ifMatchHeader, 'If-Match')
+    if (ifMatch instanceof Response) return ifMatch
+    const contentType = contentTypeOf(request)
+    if (contentType instanceof Response) return contentType
+    const current = await store.get(id)
+    if (!current) return errorResponse('not_found')
+    // Fail the precondition before reading a body we would throw away (unless the write may be a
+    // retry, which only its bytes can tell); the store checks again atomically when it writes.
+    if (!conditionMatches(ifMatch, current.etag) && !namesReplacedEtag(ifMatch, current)) {
+      return errorResponse('precondition_failed', { rendezvous: current })
+    }
+    const payload = await readPayload(request, maxBytes, bodyDeadlines, () => metrics.refuse('body_timeout'))
+    if (payload instanceof Response) {
+      if (payload.status !== 413) return payload
+      return errorResponse('too_large', { rendezvous: (await store.get(id)) ?? current, detail: tooLargeDetail(maxBytes) })
+    }
+    const result = await store.update(id, { payload, contentType, ifMatch })
+    if (result.ok) return acceptedResponse(result.rendezvous)
+    switch (result.reason) {
+      case 'not_found':
+        return errorResponse('not_found')
+      case 'etag_mismatch':
+        return errorResponse('precondition_failed', { rendezvous: result.current })
+      case 'full':
+        metrics.refuse('capacity')
+        return errorResponse('server_full', { rendezvous: result.current, retryAfterMs: result.retryAfterMs })
+    }
+  }
+
+  async function remove(id: string): Promise<Response> {
+    if (!isRendezvousId(id)) return errorResponse('not_found')
+    return (await store.delete(id)) ? noContentResponse() : errorResponse('not_found')
+  }
+
+  return (app: AnyElysia) => {
+    // Elysia matches `/prefix` and `/prefix/` alike; only the relative Location differs between them.
+    mount(app, guard, { path: prefix, label: '/', methods: { POST: { limiter: 'create', handle: (request, { server }) => create(request, server) } } })
+    mount(app, guard, {
+      path: `${prefix}:id`,
+      label: '/{id}',
+      methods: {
+        GET: { limiter: 'general', handle: (request, { id }) => read(request, id) },
+        HEAD: { limiter: 'general', handle: (request, { id }) => read(request, id) },
+        PUT: { limiter: 'general', handle: (request, { id }) => update(request, id) },
+        DELETE: { limiter: 'general', handle: (_request, { id }) => remove(id) },
+      },
+    })
+    return app
+  }
+}
+
+// --- Internal helpers ---
+
+/**
+ * The parsed value of an `If-Match`/`If-None-Match` header, or a 400 response when malformed: a
+ * condition we cannot read must not be silently ignored.
+ */
+function parseCondition(value: string, header: 'If-Match' | 'If-None-Match'): EntityTagCondition | Response {
+  const parsed = parseEntityTagCondition(value)
+  if (parsed.ok) return parsed.condition
+  return errorResponse('invalid_param', { detail: `Malformed ${header} header: ${parsed.error}` })
+}
+
+/** The condition naming exactly one strong tag. */
+function exactly(etag: string): EntityTagCondition {
+  return { kind: 'tags', tags: [{ weak: false, opaque: etag }] }
+}
+
+function withWaitApplied(response: Response, seconds: number): Response {
+  response.headers.set(Header.preferenceApplied, `wait=${seconds}`)
+  return response
+}
+
+/**
+ * What goes before the id in a relative `Location`: nothing when the POST URL's path ends in `/`,
+ * else its last segment and a slash, so that `rz/<id>` resolves against `/rz` to `/rz/<id>`.
+ */
+function locationBase(url: string): string {
+  const queryStart = url.indexOf('?')
+  const path = queryStart < 0 ? url : url.slice(0, queryStart)
+  return path.endsWith('/') ? '' : `${path.slice(path.lastIndexOf('/') + 1)}/`
+}

@@ -1,0 +1,57 @@
+/**
+ * @module What every dialect is given, and the creation steps the three raw-payload dialects (seed,
+ * MSC3886, MSC4108) share. Each dialect shapes its own answer from the result.
+ */
+
+import type { Rendezvous, RendezvousStore } from '@rendezvous/store'
+import type { BodyDeadlines } from '../body.ts'
+import type { ServerConfig } from '../config.ts'
+import type { CreateDialect, CreateGate } from '../create-auth.ts'
+import type { Guard, LongPolls, Server } from '../guard.ts'
+import type { Metrics } from '../metrics.ts'
+import { contentTypeOf, readPayload } from '../payloads.ts'
+import { publicBaseUrl } from '../public-url.ts'
+import { errorResponse } from '../responses.ts'
+
+export interface DialectContext {
+  readonly store: RendezvousStore
+  readonly config: ServerConfig
+  readonly guard: Guard
+  readonly metrics: Metrics
+  readonly bodyDeadlines: BodyDeadlines
+  readonly createGate: CreateGate
+  readonly longPolls: LongPolls
+  /** Aborts when the server starts shutting down: held long-polls are answered at once. */
+  readonly shutdownSignal: AbortSignal
+}
+
+export interface Created {
+  readonly rendezvous: Rendezvous
+  /** The absolute URL of the new rendezvous, as the client will reach it. */
+  readonly url: string
+}
+
+/**
+ * Creates a rendezvous from a raw request body: the create gate, the Content-Type, a URL the client
+ * can use (known before the body is read, so a request without `Host` costs nothing), the body
+ * within `max_bytes`, and the store's capacity.
+ */
+export async function createFromBody(context: DialectContext, request: Request, server: Server, dialect: CreateDialect): Promise<Created | Response> {
+  const { store, config, createGate, bodyDeadlines, metrics } = context
+  const denied = await createGate.check(request, dialect)
+  if (denied) return denied
+  const contentType = contentTypeOf(request)
+  if (contentType instanceof Response) return contentType
+  // The peer only matters when it might be a trusted proxy.
+  const peerAddress = config.trustProxy.kind === 'off' ? null : (server?.requestIP(request)?.address ?? null)
+  const base = publicBaseUrl(request, config, peerAddress)
+  if (base === null) return errorResponse('invalid_param', { detail: 'Missing Host header: cannot build the rendezvous URL' })
+  const payload = await readPayload(request, config.maxBytes, bodyDeadlines, () => metrics.refuse('body_timeout'))
+  if (payload instanceof Response) return payload
+  const result = await store.create({ payload, contentType })
+  if (!result.ok) {
+    metrics.refuse('capacity')
+    return errorResponse('server_full', { retryAfterMs: result.retryAfterMs })
+  }
+  return { rendezvous: result.rendezvous, url: `${base}${config.prefix}${result.rendezvous.id}` }
+}

@@ -1,0 +1,53 @@
+/**
+ * @module Raw payloads as the ETag dialects send them: the Content-Type stored beside them, the body
+ * read within `max_bytes`, and the answer to a body we would not or could not read.
+ */
+
+import { DEFAULT_CONTENT_TYPE, Header } from '@rendezvous/protocol'
+import { type BodyDeadlines, readBodyWithin } from './body.ts'
+import { errorResponse } from './responses.ts'
+
+/** Longest Content-Type we store. It is held beside the payload, so it must be bounded too. */
+export const MAX_CONTENT_TYPE_LENGTH = 255
+
+/** The request's Content-Type verbatim (default octet-stream), or the 400 when unreasonably long. */
+export function contentTypeOf(request: Request): string | Response {
+  const value = request.headers.get(Header.contentType)
+  if (value === null || value === '') return DEFAULT_CONTENT_TYPE
+  if (value.length <= MAX_CONTENT_TYPE_LENGTH) return value
+  return errorResponse('invalid_param', { detail: `Content-Type longer than ${MAX_CONTENT_TYPE_LENGTH} characters` })
+}
+
+export type BodyRefusal = 'too_large' | 'unreadable' | 'timeout'
+
+/** Reads the body if it is at most `maxBytes`; otherwise the answer to send. */
+export async function readPayload(
+  request: Request,
+  maxBytes: number,
+  deadlines: BodyDeadlines,
+  onTimeout: () => void,
+): Promise<Uint8Array<ArrayBuffer> | Response> {
+  const body = await readBodyWithin(request, maxBytes, deadlines)
+  return body.ok ? body.bytes : bodyRefusedResponse(body.reason, tooLargeDetail(maxBytes), onTimeout)
+}
+
+/** The answer to a body we would not or could not read; a timeout is also counted as a refusal. */
+export function bodyRefusedResponse(reason: BodyRefusal, tooLargeMessage: string, onTimeout: () => void): Response {
+  switch (reason) {
+    case 'too_large':
+      return errorResponse('too_large', { detail: tooLargeMessage })
+    case 'timeout': {
+      onTimeout()
+      // The rest of the body may still trickle in: the connection cannot carry another request.
+      const response = errorResponse('request_timeout')
+      response.headers.set(Header.connection, 'close')
+      return response
+    }
+    case 'unreadable':
+      return errorResponse('invalid_param', { detail: 'Request body could not be read' })
+  }
+}
+
+export function tooLargeDetail(maxBytes: number): string {
+  return `Payload larger than ${maxBytes} bytes`
+}
