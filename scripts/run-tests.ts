@@ -1,13 +1,18 @@
 /**
  * @module The one test command (`npm test`): type-checks and tests every workspace package through
- * turbo, then sums the vitest reports of all packages into the closing line `N passed, N failed`.
+ * turbo (under Bun, and the protocol and store packages under Node as well), then sums the vitest
+ * reports of all runs into the closing line `N passed, N failed`.
  */
 
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 
 const ROOT = join(import.meta.dirname, '..')
-const REPORT = '.test-results.json'
+/** Each test task and the report its vitest run writes. `test:node` runs the Bun-free packages under Node. */
+const LEGS = [
+  { task: 'test', report: '.test-results.json', label: '' },
+  { task: 'test:node', report: '.test-results.node.json', label: ' (node)' },
+] as const
 
 interface VitestReport {
   numPassedTests: number
@@ -22,15 +27,15 @@ const packages = ['packages', 'apps'].flatMap((group) =>
     .filter((entry) => entry.isDirectory() && existsSync(join(ROOT, group, entry.name, 'package.json')))
     .map((entry) => join(group, entry.name)),
 )
-const tested = packages.filter((dir) => {
+const runs = packages.flatMap((dir) => {
   const manifest = JSON.parse(readFileSync(join(ROOT, dir, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }
-  return manifest.scripts?.['test'] !== undefined
+  return LEGS.filter((leg) => manifest.scripts?.[leg.task] !== undefined).map((leg) => ({ dir, ...leg }))
 })
 
 // A report left over from an earlier run must not be counted as this run's.
-for (const dir of tested) rmSync(join(ROOT, dir, REPORT), { force: true })
+for (const run of runs) rmSync(join(ROOT, run.dir, run.report), { force: true })
 
-const turbo = Bun.spawn(['turbo', 'run', 'check-types', 'test', '--continue', '--ui=stream', ...process.argv.slice(2)], {
+const turbo = Bun.spawn(['turbo', 'run', 'check-types', ...LEGS.map((leg) => leg.task), '--continue', '--ui=stream', ...process.argv.slice(2)], {
   cwd: ROOT,
   stdio: ['inherit', 'inherit', 'inherit'],
   env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1', TURBO_NO_UPDATE_NOTIFIER: '1' },
@@ -40,15 +45,15 @@ const turboExit = await turbo.exited
 let passed = 0
 let failed = 0
 let skipped = 0
-for (const dir of tested) {
-  const path = join(ROOT, dir, REPORT)
+for (const { dir, report: reportFile, label } of runs) {
+  const path = join(ROOT, dir, reportFile)
   if (!existsSync(path)) {
-    console.error(`${dir}: no test report (the test run crashed or was not started); counted as 1 failed`)
+    console.error(`${dir}${label}: no test report (the test run crashed or was not started); counted as 1 failed`)
     failed++
     continue
   }
   const report = JSON.parse(readFileSync(path, 'utf8')) as VitestReport
-  console.log(`${dir}: ${report.numPassedTests} passed, ${report.numFailedTests} failed`)
+  console.log(`${dir}${label}: ${report.numPassedTests} passed, ${report.numFailedTests} failed`)
   passed += report.numPassedTests
   failed += report.numFailedTests
   skipped += report.numPendingTests + report.numTodoTests
@@ -59,5 +64,6 @@ if (turboExit !== 0 && failed === 0) {
   console.error('type-checking failed (see above); counted as 1 failed')
   failed++
 }
-console.log(`${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`)
+if (skipped > 0) console.log(`${skipped} skipped (each skipping suite says why above)`)
+console.log(`${passed} passed, ${failed} failed`)
 process.exit(failed > 0 || turboExit !== 0 ? 1 : 0)

@@ -1,3 +1,4 @@
 import { defineConfig } from 'vitest/config'
+import { workspaceSource } from '../../vitest.shared.ts'
 
-export default defineConfig({ test: { include: ['src/**/*.test.ts', 'test/**/*.test.ts'] } })
+export default defineConfig({ ...workspaceSource, test: { include: ['src/**/*.test.ts', 'test/**/*.test.ts'] } })

@@ -88,6 +88,8 @@ export function waitForChange(
     // fires we read again, so an early-firing timer or a clock step only costs one more read.
     const deadline = Date.now() + timeoutMs
     const arm = (current: Rendezvous) => {
+      // A read that started before a racing write may finish after that write settled the wait.
+      if (settled) return
       const wakeAt = Math.min(deadline, current.expiresAt)
       timer = setTimeout(onTimer, Math.max(0, wakeAt - Date.now()))
     }
