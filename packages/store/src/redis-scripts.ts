@@ -1,0 +1,144 @@
+/**
+ * @module The Lua scripts the Redis store runs. Each operation is one script, so it is atomic on
+ * the Redis side: no read-then-write race between instances. Every timestamp comes from Redis's own
+ * clock (`TIME`), so all instances agree on creation, last-modified and expiry instants.
+ *
+ * Keys, under the configured prefix:
+ * - `r:<id>`: a hash per rendezvous (`p` payload, `t` content type, `e` ETag, `v` the ETag the
+ *   last write replaced, `m` last modified, `x` expiry, `tn` and `T:<txnId>` remembered
+ *   transactions), expiring by itself one millisecond before `x`, so that Redis answers "gone" from
+ *   the instant `x` on, as the memory store does;
+ * - `live`: a sorted set of ids by expiry, for counting and reclaiming;
+ * - `sizes`: a hash of the bytes each id is charged (payload plus remembered transactions);
+ * - `bytes`: the sum of `sizes`, kept exact: expired ids are reclaimed from `live` and `sizes`
+ *   (and their bytes subtracted) before every capacity check, whatever Redis has already evicted.
+ */
+
+/** Shared helpers, prepended to every script. */
+const PRELUDE = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function int(n) return string.format('%.0f', n) end
+local function reclaim(live, sizes, bytes, now)
+  while true do
+    local batch = redis.call('ZRANGEBYSCORE', live, '-inf', now, 'LIMIT', 0, 500)
+    if #batch == 0 then return end
+    local charged = redis.call('HMGET', sizes, unpack(batch))
+    local total = 0
+    for i = 1, #charged do total = total + (tonumber(charged[i]) or 0) end
+    redis.call('HDEL', sizes, unpack(batch))
+    redis.call('ZREM', live, unpack(batch))
+    if total ~= 0 then redis.call('DECRBY', bytes, total) end
+  end
+end
+local function retry_after(live, now, ttl)
+  local oldest = redis.call('ZRANGE', live, 0, 0, 'WITHSCORES')
+  if #oldest == 0 then return int(ttl) end
+  return int(math.max(0, tonumber(oldest[2]) - now))
+end
+`
+
+/**
+ * KEYS: record, live, sizes, bytes. ARGV: id, payload, content type, ETag, ttl ms, max sessions,
+ * max total bytes. Returns `{'ok', now, expiresAt}`, `{'full', retryAfterMs}` or `{'collision'}`.
+ */
+export const CREATE = `${PRELUDE}
+local now = now_ms()
+reclaim(KEYS[2], KEYS[3], KEYS[4], now)
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'collision'} end
+local size = #ARGV[2]
+local held = tonumber(redis.call('GET', KEYS[4]) or '0')
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[6]) or held + size > tonumber(ARGV[7]) then
+  return {'full', retry_after(KEYS[2], now, tonumber(ARGV[5]))}
+end
+local expires = now + tonumber(ARGV[5])
+redis.call('HSET', KEYS[1], 'p', ARGV[2], 't', ARGV[3], 'e', ARGV[4], 'v', '', 'm', int(now), 'x', int(expires))
+redis.call('PEXPIREAT', KEYS[1], int(expires - 1))
+redis.call('ZADD', KEYS[2], int(expires), ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], size)
+redis.call('INCRBY', KEYS[4], size)
+return {'ok', int(now), int(expires)}
+`
+
+/**
+ * KEYS: record, live, sizes, bytes. ARGV: id, payload, content type, new ETag, max total bytes,
+ * transaction id ('' for none), transaction cost, max transactions, 'any' or 'tags', then the tags.
+ * ARGV after those: change channel, instance id.
+ *
+ * Returns one of:
+ * - `{'ok', now, previous, expiresAt}`: applied;
+ * - `{'retried', p, t, e, v, m, x}`: a repeat of the last write, nothing changed;
+ * - `{'mismatch', p, t, e, v, m, x}`: the condition failed;
+ * - `{'full', retryAfterMs, p, t, e, v, m, x}`: no room (record fields absent for a transaction);
+ * - `{'replay', answer}`: the transaction id was seen; `answer` is `a<etag>` or `c`;
+ * - `{'not_found'}`.
+ */
+export const UPDATE = `${PRELUDE}
+local channel, instance = ARGV[#ARGV - 1], ARGV[#ARGV]
+local rec = redis.call('HMGET', KEYS[1], 'e', 'v', 't', 'p', 'm', 'x', 'tn')
+local current = rec[1]
+if not current then return {'not_found'} end
+local now = now_ms()
+local txn = ARGV[6]
+local txn_field = 'T:' .. txn
+local cost = 0
+if txn ~= '' then
+  local remembered = redis.call('HGET', KEYS[1], txn_field)
+  if remembered then return {'replay', remembered} end
+  if (tonumber(rec[7]) or 0) >= tonumber(ARGV[8]) then return {'full', int(math.max(0, tonumber(rec[6]) - now))} end
+  cost = tonumber(ARGV[7])
+end
+local matches = ARGV[9] == 'any'
+local names_previous = false
+for i = 10, #ARGV - 2 do
+  if ARGV[i] == current then matches = true end
+  if rec[2] ~= '' and ARGV[i] == rec[2] then names_previous = true end
+end
+local max_total = tonumber(ARGV[5])
+local held = tonumber(redis.call('GET', KEYS[4]) or '0')
+local function remember(answer)
+  if txn == '' then return end
+  redis.call('HSET', KEYS[1], txn_field, answer)
+  redis.call('HINCRBY', KEYS[1], 'tn', 1)
+  redis.call('HINCRBY', KEYS[3], ARGV[1], cost)
+  redis.call('INCRBY', KEYS[4], cost)
+end
+if not matches then
+  if txn ~= '' and held + cost > max_total then return {'full', retry_after(KEYS[2], now, 0)} end
+  local outcome = 'mismatch'
+  if names_previous and rec[3] == ARGV[3] and rec[4] == ARGV[2] then outcome = 'retried' end
+  remember(outcome == 'retried' and ('a' .. current) or 'c')
+  return {outcome, rec[4], rec[3], rec[1], rec[2], rec[5], rec[6]}
+end
+local growth = #ARGV[2] - #rec[4]
+if growth + cost > 0 and held + growth + cost > max_total then
+  return {'full', retry_after(KEYS[2], now, 0), rec[4], rec[3], rec[1], rec[2], rec[5], rec[6]}
+end
+redis.call('HSET', KEYS[1], 'p', ARGV[2], 't', ARGV[3], 'e', ARGV[4], 'v', current, 'm', int(now))
+if growth ~= 0 then
+  redis.call('HINCRBY', KEYS[3], ARGV[1], growth)
+  redis.call('INCRBY', KEYS[4], growth)
+end
+remember('a' .. ARGV[4])
+redis.call('PUBLISH', channel, instance .. ' u ' .. ARGV[1])
+return {'ok', int(now), current, rec[6]}
+`
+
+/** KEYS: record, live, sizes, bytes. ARGV: id, change channel, instance id. Returns 1 or 0. */
+export const DELETE = `
+if redis.call('DEL', KEYS[1]) == 0 then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[1])
+local size = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
+redis.call('HDEL', KEYS[3], ARGV[1])
+if size ~= 0 then redis.call('DECRBY', KEYS[4], size) end
+redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' d ' .. ARGV[1])
+return 1
+`
+
+/** KEYS: live, sizes, bytes. Reclaims expired ids; returns `{sessions, bytes}`. */
+export const STATS = `${PRELUDE}
+reclaim(KEYS[1], KEYS[2], KEYS[3], now_ms())
+return {redis.call('ZCARD', KEYS[1]), tonumber(redis.call('GET', KEYS[3]) or '0')}
+`

@@ -1,0 +1,393 @@
+/**
+ * @module The Redis store: rendezvous shared by every instance that points at one Redis (or Valkey).
+ * Each operation is one Lua script (`redis-scripts.ts`), so compare-and-swap, capacity and the
+ * exact-retry rule hold across instances. Payloads travel as Buffers and come back byte for byte.
+ *
+ * Changes reach other instances through one pub/sub channel and one subscriber connection per
+ * process, fanned out to local listeners; a process tells its own listeners directly. When the
+ * subscriber reconnects, every local listener is told to look again, so a notification lost in the
+ * outage strands nobody. While Redis is unreachable every operation throws
+ * `StoreUnavailableError` at once (or after `commandTimeoutMs` when Redis hangs), never later.
+ */
+
+import { Redis, type RedisOptions } from 'ioredis'
+import { StoreUnavailableError } from './errors.ts'
+import { EtagIssuer, encodeBase64Url, newRendezvousId } from './ids.ts'
+import { MAX_TRANSACTIONS_PER_RENDEZVOUS, MIN_RETRY_AFTER_MS, transactionCost } from './limits.ts'
+import { CREATE, DELETE, STATS, UPDATE } from './redis-scripts.ts'
+import type {
+  Change,
+  ChangeListener,
+  ConditionalWrite,
+  CreateResult,
+  Rendezvous,
+  RendezvousStore,
+  StoreLimits,
+  StoreStats,
+  TransactionAnswer,
+  TransactionResult,
+  Unsubscribe,
+  UpdateResult,
+  Write,
+} from './types.ts'
+
+export interface RedisStoreOptions extends StoreLimits {
+  /** `redis://[user:password@]host[:port][/db]`, or `rediss://…` for TLS. */
+  readonly url: string
+  /** Prefix of every key and of the change channel. @default 'rz:' */
+  readonly prefix?: string
+  /** Longest wait for one command before the store reports itself unavailable. @default 2000 */
+  readonly commandTimeoutMs?: number
+  /** How often expired ids are reclaimed from the bookkeeping, in milliseconds. @default 1000 */
+  readonly reclaimIntervalMs?: number
+  /** Told of connection trouble (the store recovers by itself); never given payloads or ids. */
+  readonly onConnectionEvent?: (event: 'error' | 'reconnected', detail: string) => void
+}
+
+/** The scripts, as ioredis defines them: the `…Buffer` forms answer with Buffers, keeping payloads exact. */
+interface ScriptCommands {
+  rzCreateBuffer(...args: (string | Buffer | number)[]): Promise<Buffer[]>
+  rzUpdateBuffer(...args: (string | Buffer | number)[]): Promise<Buffer[]>
+  rzDelete(...args: (string | number)[]): Promise<number>
+  rzStats(...args: string[]): Promise<[number, number]>
+}
+
+type Client = Redis & ScriptCommands
+
+/** One subscribed id: its listeners and the timer that reports its expiry. */
+interface Watched {
+  readonly listeners: Set<ChangeListener>
+  timer: ReturnType<typeof setTimeout> | undefined
+}
+
+const RECORD_FIELDS = ['p', 't', 'e', 'v', 'm', 'x'] as const
+/** Longest a call made before the first connection is up waits for it. */
+const FIRST_CONNECTION_WAIT_MS = 2000
+/** When an expiry timer fires but Redis still has the record (clocks a little apart), look again this much later. */
+const EXPIRY_RECHECK_MS = 20
+
+export class RedisStore implements RendezvousStore {
+  readonly name = 'redis'
+
+  readonly #limits: StoreLimits
+  readonly #prefix: string
+  readonly #channel: string
+  /** Names this process in change messages, so it can skip its own. */
+  readonly #instance = encodeBase64Url(crypto.getRandomValues(new Uint8Array(9)), 0, 9)
+  readonly #etags = new EtagIssuer()
+  readonly #client: Client
+  readonly #subscriber: Redis
+  readonly #watched = new Map<string, Watched>()
+  readonly #reclaimTimer: ReturnType<typeof setInterval>
+  #subscriberCount = 0
+  #subscriberWasReady = false
+  #connectedOnce = false
+  /** Settles when the first connection is ready, or when waiting for it any longer is pointless. */
+  readonly #firstConnection: Promise<void>
+  #closed = false
+
+  constructor(options: RedisStoreOptions) {
+    this.#limits = { ttlMs: options.ttlMs, maxSessions: options.maxSessions, maxTotalBytes: options.maxTotalBytes }
+    this.#prefix = options.prefix ?? 'rz:'
+    this.#channel = `${this.#prefix}changes`
+    const report = options.onConnectionEvent ?? (() => {})
+    const connection: RedisOptions = {
+      // Fail at once while disconnected (503 now, not a request hung until its client gives up)...
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      // ...and when Redis accepts a command but never answers.
+      commandTimeout: options.commandTimeoutMs ?? 2000,
+      connectTimeout: 2000,
+      // Reconnect for ever, backing off to one attempt a second: an outage must end by itself.
+      retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
+      enableAutoPipelining: true,
+    }
+    this.#client = new Redis(options.url, connection) as Client
+    this.#client.defineCommand('rzCreate', { lua: CREATE, numberOfKeys: 4 })
+    this.#client.defineCommand('rzUpdate', { lua: UPDATE, numberOfKeys: 4 })
+    this.#client.defineCommand('rzDelete', { lua: DELETE, numberOfKeys: 4 })
+    this.#client.defineCommand('rzStats', { lua: STATS, numberOfKeys: 3 })
+    this.#client.on('error', (error: Error) => report('error', `redis: ${error.message}`))
+    this.#firstConnection = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, FIRST_CONNECTION_WAIT_MS)
+      ;(timer as { unref?: () => void }).unref?.()
+      this.#client.once('ready', () => {
+        this.#connectedOnce = true
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+
+    // The subscriber may queue its SUBSCRIBE until connected, and never times out: it only listens.
+    this.#subscriber = new Redis(options.url, { ...connection, enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, enableAutoPipelining: false })
+    this.#subscriber.on('error', (error: Error) => report('error', `redis subscriber: ${error.message}`))
+    this.#subscriber.on('message', (_channel: string, message: string) => this.#onMessage(message))
+    this.#subscriber.on('ready', () => {
+      // After an outage, any change may have been missed: every waiter looks again.
+      if (this.#subscriberWasReady) {
+        report('reconnected', 'redis subscriber')
+        for (const id of this.#watched.keys()) this.#notify(id, 'updated')
+      }
+      this.#subscriberWasReady = true
+    })
+    this.#subscriber.subscribe(this.#channel).catch(() => {})
+
+    this.#reclaimTimer = setInterval(() => {
+      if (this.available()) this.stats().catch(() => {})
+    }, options.reclaimIntervalMs ?? 1000)
+    ;(this.#reclaimTimer as { unref?: () => void }).unref?.()
+  }
+
+  async create(write: Write): Promise<CreateResult> {
+    const etag = this.#etags.next()
+    for (;;) {
+      const id = newRendezvousId()
+      const reply = await this.#call(() =>
+        this.#client.rzCreateBuffer(
+          ...this.#keys(id),
+          id,
+          asBuffer(write.payload),
+          write.contentType,
+          etag,
+          this.#limits.ttlMs,
+          this.#limits.maxSessions,
+          this.#limits.maxTotalBytes,
+        ),
+      )
+      const outcome = text(reply[0])
+      // 128 random bits do not collide in practice; the loop makes it a certainty, not a hope.
+      if (outcome === 'collision') continue
+      if (outcome === 'full') return { ok: false, reason: 'full', retryAfterMs: Math.max(MIN_RETRY_AFTER_MS, Number(text(reply[1]))) }
+      const lastModified = Number(text(reply[1]))
+      const rendezvous: Rendezvous = { id, payload: write.payload, contentType: write.contentType, etag, previousEtag: null, lastModified, expiresAt: Number(text(reply[2])) }
+      return { ok: true, rendezvous }
+    }
+  }
+
+  async get(id: string): Promise<Rendezvous | null> {
+    const fields = await this.#call(() => this.#client.hmgetBuffer(this.#recordKey(id), ...RECORD_FIELDS))
+    return recordOf(id, fields)
+  }
+
+  async update(id: string, write: ConditionalWrite): Promise<UpdateResult> {
+    const { reply, etag } = await this.#runUpdate(id, write, '')
+    const outcome = text(reply[0])
+    switch (outcome) {
+      case 'ok':
+        return { ok: true, rendezvous: this.#applied(id, write, etag, reply), retried: false }
+      case 'retried':
+        return { ok: true, rendezvous: recordOf(id, reply.slice(1))!, retried: true }
+      case 'mismatch':
+        return { ok: false, reason: 'etag_mismatch', current: recordOf(id, reply.slice(1))! }
+      case 'full':
+        return { ok: false, reason: 'full', current: recordOf(id, reply.slice(2))!, retryAfterMs: Math.max(MIN_RETRY_AFTER_MS, Number(text(reply[1]))) }
+      default:
+        return { ok: false, reason: 'not_found' }
+    }
+  }
+
+  async updateInTransaction(id: string, transactionId: string, write: ConditionalWrite): Promise<TransactionResult> {
+    const { reply, etag } = await this.#runUpdate(id, write, transactionId)
+    const outcome = text(reply[0])
+    switch (outcome) {
+      case 'ok':
+        this.#applied(id, write, etag, reply)
+        return { kind: 'answered', answer: { kind: 'applied', etag }, replayed: false }
+      case 'retried':
+        return { kind: 'answered', answer: { kind: 'applied', etag: recordOf(id, reply.slice(1))!.etag }, replayed: false }
+      case 'mismatch':
+        return { kind: 'answered', answer: { kind: 'conflict' }, replayed: false }
+      case 'replay':
+        return { kind: 'answered', answer: answerOf(text(reply[1])), replayed: true }
+      case 'full':
+        return { kind: 'full', retryAfterMs: Math.max(MIN_RETRY_AFTER_MS, Number(text(reply[1]))) }
+      default:
+        return { kind: 'not_found' }
+    }
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const deleted = await this.#call(() => this.#client.rzDelete(...this.#keys(id), id, this.#channel, this.#instance))
+    if (deleted === 1) this.#notify(id, 'deleted')
+    return deleted === 1
+  }
+
+  subscribe(id: string, listener: ChangeListener): Unsubscribe {
+    let watched = this.#watched.get(id)
+    if (!watched) {
+      watched = { listeners: new Set(), timer: undefined }
+      this.#watched.set(id, watched)
+      this.#watchExpiry(id, watched)
+    }
+    // A wrapper makes each subscription distinct, so the same function can subscribe twice.
+    const subscription: ChangeListener = (change) => listener(change)
+    watched.listeners.add(subscription)
+    this.#subscriberCount++
+    let active = true
+    return () => {
+      if (!active) return
+      active = false
+      this.#subscriberCount--
+      const current = this.#watched.get(id)
+      if (!current?.listeners.delete(subscription)) return
+      if (current.listeners.size === 0) {
+        clearTimeout(current.timer)
+        this.#watched.delete(id)
+      }
+    }
+  }
+
+  async stats(): Promise<StoreStats> {
+    const [sessions, payloadBytes] = await this.#call(() => this.#client.rzStats(`${this.#prefix}live`, `${this.#prefix}sizes`, `${this.#prefix}bytes`))
+    return { sessions, payloadBytes, subscribers: this.#subscriberCount }
+  }
+
+  available(): boolean {
+    return this.#client.status === 'ready' && this.#subscriber.status === 'ready'
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    clearInterval(this.#reclaimTimer)
+    for (const watched of this.#watched.values()) clearTimeout(watched.timer)
+    this.#watched.clear()
+    this.#client.disconnect()
+    this.#subscriber.disconnect()
+  }
+
+  // --- Internal helpers ---
+
+  #recordKey(id: string): string {
+    return `${this.#prefix}r:${id}`
+  }
+
+  /** The four keys every write script takes, in order. */
+  #keys(id: string): [string, string, string, string] {
+    return [this.#recordKey(id), `${this.#prefix}live`, `${this.#prefix}sizes`, `${this.#prefix}bytes`]
+  }
+
+  /** Runs the update script with a fresh ETag, which an applied write leaves current. */
+  async #runUpdate(id: string, write: ConditionalWrite, transactionId: string): Promise<{ reply: Buffer[]; etag: string }> {
+    const { ifMatch } = write
+    const tags = ifMatch.kind === 'any' ? [] : ifMatch.tags.map((tag) => tag.opaque)
+    const etag = this.#etags.next()
+    const reply = await this.#call(() =>
+      this.#client.rzUpdateBuffer(
+        ...this.#keys(id),
+        id,
+        asBuffer(write.payload),
+        write.contentType,
+        etag,
+        this.#limits.maxTotalBytes,
+        transactionId,
+        transactionId === '' ? 0 : transactionCost(transactionId),
+        MAX_TRANSACTIONS_PER_RENDEZVOUS,
+        ifMatch.kind,
+        ...tags,
+        this.#channel,
+        this.#instance,
+      ),
+    )
+    return { reply, etag }
+  }
+
+  /** The record an applied update left (the script answered `{'ok', now, previous, expiresAt}`), after telling local listeners. */
+  #applied(id: string, write: ConditionalWrite, etag: string, reply: Buffer[]): Rendezvous {
+    this.#notify(id, 'updated')
+    return {
+      id,
+      payload: write.payload,
+      contentType: write.contentType,
+      etag,
+      previousEtag: text(reply[2]),
+      lastModified: Number(text(reply[1])),
+      expiresAt: Number(text(reply[3])),
+    }
+  }
+
+  /**
+   * Calls `operation`, turning any failure to reach Redis into `StoreUnavailableError`. Until the
+   * first connection is up, a call waits for it (at most the connect timeout); after that, an
+   * outage fails calls at once.
+   */
+  async #call<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new StoreUnavailableError('the Redis store is closed')
+    if (!this.#connectedOnce) await this.#firstConnection
+    try {
+      return await operation()
+    } catch (error) {
+      throw new StoreUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  #onMessage(message: string): void {
+    // `<instance> <u|d> <id>`; this process told its own listeners already.
+    const [instance, kind, id] = message.split(' ')
+    if (instance === this.#instance || id === undefined) return
+    this.#notify(id, kind === 'd' ? 'deleted' : 'updated')
+  }
+
+  #notify(id: string, change: Change): void {
+    const watched = this.#watched.get(id)
+    if (!watched) return
+    // Copy first: a listener typically unsubscribes itself while we iterate.
+    for (const listener of [...watched.listeners]) listener(change)
+  }
+
+  /**
+   * Tells the id's listeners when it expires. Redis expires the record by itself and says nothing,
+   * so the expiry instant is read once and a local timer stands for it.
+   */
+  #watchExpiry(id: string, watched: Watched): void {
+    const check = () => {
+      this.#client.hget(this.#recordKey(id), 'x').then(
+        (expiresAt) => {
+          if (this.#watched.get(id) !== watched || expiresAt === null) return
+          const wait = Math.max(0, Number(expiresAt) - Date.now())
+          watched.timer = setTimeout(() => {
+            if (this.#watched.get(id) !== watched) return
+            this.#client.exists(this.#recordKey(id)).then(
+              (exists) => (exists === 0 ? this.#notify(id, 'expired') : (watched.timer = setTimeout(check, EXPIRY_RECHECK_MS))),
+              () => {},
+            )
+          }, wait)
+          ;(watched.timer as { unref?: () => void }).unref?.()
+        },
+        // Unreachable: waiters keep their own deadline, and the reconnect makes them look again.
+        () => {},
+      )
+    }
+    check()
+  }
+}
+
+// --- Helpers ---
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+function text(buffer: Buffer | undefined | null): string {
+  return buffer ? buffer.toString('utf8') : ''
+}
+
+/** A record from its fields in `RECORD_FIELDS` order, or null when Redis had none. */
+function recordOf(id: string, fields: (Buffer | null)[]): Rendezvous | null {
+  const [payload, contentType, etag, previous, lastModified, expiresAt] = fields
+  if (!payload || !etag) return null
+  const previousEtag = text(previous)
+  return {
+    id,
+    payload: new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength) as Uint8Array<ArrayBuffer>,
+    contentType: text(contentType),
+    etag: text(etag),
+    previousEtag: previousEtag === '' ? null : previousEtag,
+    lastModified: Number(text(lastModified)),
+    expiresAt: Number(text(expiresAt)),
+  }
+}
+
+function answerOf(remembered: string): TransactionAnswer {
+  return remembered.startsWith('a') ? { kind: 'applied', etag: remembered.slice(1) } : { kind: 'conflict' }
+}
