@@ -4,11 +4,12 @@
  */
 
 import { readFileSync } from 'node:fs'
-import { MemoryStore } from '@rendezvous/store'
+import { MemoryStore, type RendezvousStore } from '@rendezvous/store'
 import { createApp, listenOptions } from './app.ts'
 import { type ServerConfig, loadConfig, parseTokenFile } from './config.ts'
 import { type TokenVerifier, homeserverTokens, staticTokens } from './create-auth.ts'
 import { type Logger, jsonLogger } from './log.ts'
+import { WORKER_INDEX_ENV, supervise } from './supervisor.ts'
 
 /** How often buffered log lines reach stderr. */
 const LOG_FLUSH_MS = 100
@@ -25,52 +26,63 @@ const { config } = loaded
 const stderr = Bun.stderr.writer()
 const flushLogs = setInterval(() => stderr.flush(), LOG_FLUSH_MS)
 flushLogs.unref()
-const logger = jsonLogger(config.logLevel, (line) => void stderr.write(line))
+const workerIndex = process.env[WORKER_INDEX_ENV]
+const baseLogger = jsonLogger(config.logLevel, (line) => void stderr.write(line))
+// A worker's lines say which worker wrote them.
+const logger: Logger =
+  workerIndex === undefined ? baseLogger : { enabled: baseLogger.enabled, log: (level, message, fields) => baseLogger.log(level, message, { ...fields, worker: Number(workerIndex) }) }
 
-const createAuth = tokenVerifier(config, logger)
-const store = new MemoryStore({
-  ttlMs: config.ttlSeconds * 1000,
-  maxSessions: config.maxSessions,
-  maxTotalBytes: config.maxTotalBytes,
-})
-const draining = new AbortController()
-const app = createApp({ store, config, logger, shutdownSignal: draining.signal, createAuth })
-app.listen(listenOptions(config))
-const server = app.server!
-logger.log('info', 'listening', {
-  url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}${config.prefix}`,
-  store: store.name,
-  ttl_seconds: config.ttlSeconds,
-  max_bytes: config.maxBytes,
-})
-stderr.flush()
-
-let stopping = false
-/**
- * Drains, then stops: `/ready` answers 503 at once (so a load balancer stops sending), held
- * long-polls are answered, and for the drain period every answer carries `Connection: close` (so
- * clients take their next request elsewhere) while the server still serves. Then it stops
- * listening and waits up to the grace for requests in flight.
- */
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return
-  stopping = true
-  logger.log('info', 'shutting down', { signal, drain_seconds: config.shutdownDrainSeconds, grace_seconds: config.shutdownGraceSeconds })
-  const exit = () => {
-    stderr.flush()
-    process.exit(0)
-  }
-  setTimeout(exit, (config.shutdownDrainSeconds + config.shutdownGraceSeconds) * 1000).unref()
-  draining.abort()
-  await Bun.sleep(config.shutdownDrainSeconds * 1000)
-  logger.log('info', 'stopped listening', { in_flight: server.pendingRequests })
-  await server.stop(false)
-  while (server.pendingRequests > 0) await Bun.sleep(20)
-  await store.close()
-  exit()
+if (config.workers > 1 && workerIndex === undefined) {
+  // Settings the workers would only discover one by one are checked once, here.
+  tokenVerifier(config, logger)
+  supervise({ workers: config.workers, port: config.port === 0 ? freePort(config.host) : config.port, logger, flush: () => stderr.flush() })
+} else {
+  await serve()
 }
-process.on('SIGTERM', () => void shutdown('SIGTERM'))
-process.on('SIGINT', () => void shutdown('SIGINT'))
+
+async function serve(): Promise<void> {
+  const createAuth = tokenVerifier(config, logger)
+  const store = await openStore(config, logger)
+  const draining = new AbortController()
+  const app = createApp({ store, config, logger, shutdownSignal: draining.signal, createAuth })
+  app.listen(listenOptions(config))
+  const server = app.server!
+  logger.log('info', 'listening', {
+    url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}${config.prefix}`,
+    store: store.name,
+    pid: process.pid,
+    ttl_seconds: config.ttlSeconds,
+    max_bytes: config.maxBytes,
+  })
+  stderr.flush()
+
+  let stopping = false
+  /**
+   * Drains, then stops: `/ready` answers 503 at once (so a load balancer stops sending), held
+   * long-polls are answered, and for the drain period every answer carries `Connection: close` (so
+   * clients take their next request elsewhere) while the server still serves. Then it stops
+   * listening and waits up to the grace for requests in flight.
+   */
+  async function shutdown(signal: string): Promise<void> {
+    if (stopping) return
+    stopping = true
+    logger.log('info', 'shutting down', { signal, drain_seconds: config.shutdownDrainSeconds, grace_seconds: config.shutdownGraceSeconds })
+    const exit = () => {
+      stderr.flush()
+      process.exit(0)
+    }
+    setTimeout(exit, (config.shutdownDrainSeconds + config.shutdownGraceSeconds) * 1000).unref()
+    draining.abort()
+    await Bun.sleep(config.shutdownDrainSeconds * 1000)
+    logger.log('info', 'stopped listening', { in_flight: server.pendingRequests })
+    await server.stop(false)
+    while (server.pendingRequests > 0) await Bun.sleep(20)
+    await store.close()
+    exit()
+  }
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+}
 
 // --- Start-up helpers ---
 
@@ -89,6 +101,36 @@ function tokenVerifier(config: ServerConfig, logger: Logger): TokenVerifier | nu
         return fail(`invalid RENDEZVOUS_CREATE_AUTH ${JSON.stringify(auth.path)}: ${(error as Error).message}`)
       }
   }
+}
+
+/**
+ * The store RENDEZVOUS_STORE names. Redis is loaded only when asked for; an unreachable Redis does
+ * not stop the start (requests get 503 and /ready says so until it answers).
+ */
+async function openStore(config: ServerConfig, logger: Logger): Promise<RendezvousStore> {
+  const limits = { ttlMs: config.ttlSeconds * 1000, maxSessions: config.maxSessions, maxTotalBytes: config.maxTotalBytes }
+  if (config.store.kind === 'memory') return new MemoryStore(limits)
+  const { RedisStore } = await import('@rendezvous/store/redis')
+  let lastError = -Infinity
+  return new RedisStore({
+    ...limits,
+    url: config.store.url,
+    prefix: config.redisPrefix,
+    onConnectionEvent(event, detail) {
+      // A reconnect loop reports every attempt; one line every few seconds says enough.
+      if (event === 'error' && performance.now() - lastError < 5000) return
+      if (event === 'error') lastError = performance.now()
+      logger.log(event === 'error' ? 'warn' : 'info', event === 'error' ? 'store connection failing' : 'store reconnected', { detail })
+    },
+  })
+}
+
+/** A port nobody listens on right now, for workers that must all use the same one. */
+function freePort(host: string): number {
+  const probe = Bun.listen({ hostname: host, port: 0, socket: { data() {} } })
+  const { port } = probe
+  probe.stop(true)
+  return port
 }
 
 /** One line naming what is wrong, exit code 2: how every bad setting stops the start. */

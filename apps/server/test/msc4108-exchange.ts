@@ -15,7 +15,12 @@ import { MSC4108RendezvousSession } from 'matrix-js-sdk-37/lib/rendezvous/transp
  * B joins by URL; they send, receive, reply and receive, then A cancels and B sees the rendezvous
  * gone. Returns the session URL.
  */
-export async function runMsc4108Exchange(options: { fallbackRzServer: string; client?: unknown }): Promise<string> {
+export async function runMsc4108Exchange(options: {
+  fallbackRzServer: string
+  client?: unknown
+  /** Where device B reaches the session (default: the URL A got), e.g. another instance. */
+  joinUrl?: (url: string) => string
+}): Promise<string> {
   const failures: string[] = []
   const a = new MSC4108RendezvousSession({
     client: options.client as never,
@@ -24,7 +29,7 @@ export async function runMsc4108Exchange(options: { fallbackRzServer: string; cl
   })
   await a.send('hello from A')
   const url = a.url!
-  const b = new MSC4108RendezvousSession({ url, onFailure: (reason) => failures.push(`b:${reason}`) })
+  const b = new MSC4108RendezvousSession({ url: options.joinUrl?.(url) ?? url, onFailure: (reason) => failures.push(`b:${reason}`) })
   expect(await b.receive()).toBe('hello from A')
   await b.send('hello from B')
   expect(await a.receive()).toBe('hello from B')

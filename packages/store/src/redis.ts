@@ -122,6 +122,11 @@ export class RedisStore implements RendezvousStore {
     this.#subscriber = new Redis(options.url, { ...connection, enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, enableAutoPipelining: false })
     this.#subscriber.on('error', (error: Error) => report('error', `redis subscriber: ${error.message}`))
     this.#subscriber.on('message', (_channel: string, message: string) => this.#onMessage(message))
+    // Connection lost: every waiter looks again now. If Redis itself is gone the reads fail and the
+    // waiters are answered (503) at once instead of at their deadline.
+    this.#subscriber.on('close', () => {
+      for (const id of this.#watched.keys()) this.#notify(id, 'updated')
+    })
     this.#subscriber.on('ready', () => {
       // After an outage, any change may have been missed: every waiter looks again.
       if (this.#subscriberWasReady) {

@@ -6,7 +6,10 @@
  */
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 export interface TestRedis {
   readonly url: string
@@ -16,7 +19,7 @@ export interface TestRedis {
   uniquePrefix(): string
   /** Stops the server (an outage). Only for a server we started. */
   stop(): Promise<void>
-  /** Starts it again on the same port, empty. */
+  /** Starts it again on the same port: empty, or with what it had when `persistent`. */
   start(): Promise<void>
   /** Stops it for good. */
   close(): Promise<void>
@@ -36,7 +39,15 @@ export function redisServerBinary(): string | null {
  * The Redis for this test file, or null (after saying so loudly) when there is neither `REDIS_URL`
  * nor a redis-server binary.
  */
-export async function startTestRedis(what: string): Promise<TestRedis | null> {
+export interface TestRedisOptions {
+  /**
+   * Write every acknowledged command to an append-only file (fsync each time) in a temporary
+   * directory, so that a killed and restarted server has lost nothing it acknowledged.
+   */
+  readonly persistent?: boolean
+}
+
+export async function startTestRedis(what: string, options: TestRedisOptions = {}): Promise<TestRedis | null> {
   let counter = 0
   const uniquePrefix = () => `rz-test-${process.pid}-${Date.now().toString(36)}-${counter++}:`
   const external = process.env['REDIS_URL']
@@ -52,9 +63,11 @@ export async function startTestRedis(what: string): Promise<TestRedis | null> {
     return null
   }
   const port = await freePort()
+  const directory = options.persistent ? mkdtempSync(join(tmpdir(), 'rendezvous-redis-')) : null
+  const persistence = directory ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', directory] : ['--appendonly', 'no']
   let child: ChildProcess | null = null
   const start = async () => {
-    child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' })
+    child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--loglevel', 'warning'], { stdio: 'ignore' })
     await waitForPing(port)
   }
   const stop = async () => {
@@ -66,7 +79,11 @@ export async function startTestRedis(what: string): Promise<TestRedis | null> {
     await exited
   }
   await start()
-  return { url: `redis://127.0.0.1:${port}`, external: false, uniquePrefix, stop, start, close: stop }
+  const close = async () => {
+    await stop()
+    if (directory) rmSync(directory, { recursive: true, force: true })
+  }
+  return { url: `redis://127.0.0.1:${port}`, external: false, uniquePrefix, stop, start, close }
 }
 
 function freePort(): Promise<number> {
