@@ -32,10 +32,15 @@ export class Histogram {
   #max = 0
 
   record(value: number): void {
+    this.recordMany(value, 1)
+  }
+
+  /** Records `value` `count` times (merging another process's buckets). */
+  recordMany(value: number, count: number): void {
     const v = Math.max(0, Math.round(value))
-    this.#counts[bucketOf(v)]!++
-    this.#count++
-    this.#sum += v
+    this.#counts[bucketOf(v)]! += count
+    this.#count += count
+    this.#sum += v * count
     if (v < this.#min) this.#min = v
     if (v > this.#max) this.#max = v
   }

@@ -1,16 +1,17 @@
 /**
- * @module A minimal HTTP/1.1 client over raw TCP for load generation. `fetch` spends more CPU per
- * request than the server under test; this client only formats a request line and headers and
- * parses the status line, headers and a Content-Length body, so it can outrun the server.
+ * @module A minimal HTTP/1.1 client over raw TCP for load generation. A load generator slower than
+ * the server measures itself, so this one does as little as it can per request: a request whose
+ * bytes never change is encoded once (`encodeRequest`), a response is parsed only for its status
+ * line and Content-Length, and other headers are read only when asked for.
  */
 
 import type { Socket } from 'bun'
 
 export interface HttpResponse {
   readonly status: number
-  /** Header names lower-cased. */
-  readonly headers: ReadonlyMap<string, string>
   readonly body: Uint8Array
+  /** A header's value (the name in lower case), or undefined; parsed on first use. */
+  header(name: string): string | undefined
 }
 
 export interface HttpRequest {
@@ -21,21 +22,57 @@ export interface HttpRequest {
   readonly body?: Uint8Array
 }
 
+/** A request encoded once, to be sent many times (closed-loop runs send the same bytes). */
+export interface EncodedRequest {
+  readonly bytes: Uint8Array
+  /** HEAD responses have no body whatever their headers say. */
+  readonly bodiless: boolean
+}
+
 const encoder = new TextEncoder()
-const decoder = new TextDecoder('latin1')
-const HEAD_END = [13, 10, 13, 10]
+const HEAD_END = Buffer.from('\r\n\r\n')
+const CRLF = Buffer.from('\r\n')
+
+/** The request's bytes on the wire to `host:port`. */
+export function encodeRequest(host: string, port: number, request: HttpRequest): EncodedRequest {
+  let head = `${request.method} ${request.path} HTTP/1.1\r\nhost: ${host}:${port}\r\n`
+  for (const [name, value] of Object.entries(request.headers ?? {})) head += `${name}: ${value}\r\n`
+  if (request.body !== undefined) head += `content-length: ${request.body.byteLength}\r\n`
+  head += '\r\n'
+  const headBytes = encoder.encode(head)
+  const body = request.body ?? new Uint8Array(0)
+  const bytes = new Uint8Array(headBytes.byteLength + body.byteLength)
+  bytes.set(headBytes)
+  bytes.set(body, headBytes.byteLength)
+  return { bytes, bodiless: request.method === 'HEAD' }
+}
 
 interface Pending {
   resolve(response: HttpResponse): void
   reject(error: Error): void
-  /** HEAD responses and 1xx/204/304 have no body whatever their headers say. */
   readonly bodiless: boolean
+}
+
+class ParsedResponse implements HttpResponse {
+  readonly status: number
+  readonly body: Uint8Array
+  readonly #head: Buffer
+
+  constructor(status: number, head: Buffer, body: Uint8Array) {
+    this.status = status
+    this.#head = head
+    this.body = body
+  }
+
+  header(name: string): string | undefined {
+    return headerValue(this.#head, this.#head.byteLength, name)
+  }
 }
 
 /** One keep-alive connection carrying one request at a time. */
 export class HttpConnection {
   #socket: Socket<undefined> | null = null
-  #buffer: Uint8Array = new Uint8Array(0)
+  #buffer: Buffer = Buffer.alloc(0)
   #pending: Pending | null = null
   #closed = false
   readonly host: string
@@ -65,29 +102,16 @@ export class HttpConnection {
     return this.#closed
   }
 
-  get busy(): boolean {
-    return this.#pending !== null
-  }
-
-  request(request: HttpRequest): Promise<HttpResponse> {
+  request(request: HttpRequest | EncodedRequest): Promise<HttpResponse> {
     if (this.#closed || !this.#socket) return Promise.reject(new Error('connection closed'))
     if (this.#pending) return Promise.reject(new Error('connection busy'))
-    let head = `${request.method} ${request.path} HTTP/1.1\r\nhost: ${this.host}:${this.port}\r\n`
-    for (const [name, value] of Object.entries(request.headers ?? {})) head += `${name}: ${value}\r\n`
-    if (request.body !== undefined) head += `content-length: ${request.body.byteLength}\r\n`
-    head += '\r\n'
+    const encoded = 'bytes' in request ? request : encodeRequest(this.host, this.port, request)
     const promise = new Promise<HttpResponse>((resolve, reject) => {
-      this.#pending = { resolve, reject, bodiless: request.method === 'HEAD' }
+      this.#pending = { resolve, reject, bodiless: encoded.bodiless }
     })
-    const headBytes = encoder.encode(head)
-    if (request.body && request.body.byteLength > 0) {
-      const all = new Uint8Array(headBytes.byteLength + request.body.byteLength)
-      all.set(headBytes)
-      all.set(request.body, headBytes.byteLength)
-      this.#write(all)
-    } else {
-      this.#write(headBytes)
-    }
+    const written = this.#socket.write(encoded.bytes)
+    // Requests are small; a short write only happens under extreme pressure. Send the rest in order.
+    if (written < encoded.bytes.byteLength) this.#socket.write(encoded.bytes.subarray(written))
     return promise
   }
 
@@ -96,40 +120,30 @@ export class HttpConnection {
     this.#socket?.end()
   }
 
-  #write(bytes: Uint8Array): void {
-    const written = this.#socket!.write(bytes)
-    // Requests are small; a short write only happens under extreme pressure. Send the rest in order.
-    if (written < bytes.byteLength) this.#socket!.write(bytes.subarray(written))
-  }
-
-  #onData(chunk: Uint8Array): void {
-    this.#buffer = this.#buffer.byteLength === 0 ? new Uint8Array(chunk) : concat(this.#buffer, chunk)
+  #onData(chunk: Buffer): void {
+    this.#buffer = this.#buffer.byteLength === 0 ? chunk : Buffer.concat([this.#buffer, chunk])
     this.#tryParse()
   }
 
   #tryParse(): void {
     const pending = this.#pending
     if (!pending) return
-    const headEnd = indexOf(this.#buffer, HEAD_END)
+    const buffer = this.#buffer
+    const headEnd = buffer.indexOf(HEAD_END)
     if (headEnd < 0) return
-    const headText = decoder.decode(this.#buffer.subarray(0, headEnd))
-    const lines = headText.split('\r\n')
-    const status = Number(lines[0]!.slice(9, 12))
-    const headers = new Map<string, string>()
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!
-      const colon = line.indexOf(':')
-      if (colon > 0) headers.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim())
-    }
+    const status = (buffer[9]! - 48) * 100 + (buffer[10]! - 48) * 10 + (buffer[11]! - 48)
     const bodiless = pending.bodiless || status === 204 || status === 304 || status < 200
-    const length = bodiless ? 0 : Number(headers.get('content-length') ?? 0)
+    const length = bodiless ? 0 : Number(headerValue(buffer, headEnd, 'content-length') ?? 0)
     const bodyStart = headEnd + 4
-    if (this.#buffer.byteLength < bodyStart + length) return
-    const body = this.#buffer.slice(bodyStart, bodyStart + length)
-    this.#buffer = this.#buffer.subarray(bodyStart + length)
+    if (buffer.byteLength < bodyStart + length) return
+    // Copies: the socket may reuse the chunk's memory for the next read.
+    const head = Buffer.from(buffer.subarray(0, headEnd))
+    const body = length === 0 ? EMPTY : new Uint8Array(buffer.subarray(bodyStart, bodyStart + length))
+    this.#buffer = buffer.byteLength === bodyStart + length ? Buffer.alloc(0) : Buffer.from(buffer.subarray(bodyStart + length))
     this.#pending = null
-    if (headers.get('connection')?.toLowerCase() === 'close') this.close()
-    pending.resolve({ status, headers, body })
+    const response = new ParsedResponse(status, head, body)
+    if (response.header('connection')?.toLowerCase() === 'close') this.close()
+    pending.resolve(response)
   }
 
   #onClose(error: Error): void {
@@ -138,6 +152,30 @@ export class HttpConnection {
     this.#pending = null
     pending?.reject(error)
   }
+}
+
+const EMPTY = new Uint8Array(0)
+
+/**
+ * The value of header `name` (lower case) in the head `buffer[0, headEnd)`, compared without regard
+ * to case, or undefined. Scans the bytes in place: no string per header, no map per response.
+ */
+function headerValue(buffer: Buffer, headEnd: number, name: string): string | undefined {
+  for (let line = buffer.indexOf(CRLF); line >= 0 && line < headEnd; line = buffer.indexOf(CRLF, line + 2)) {
+    let i = line + 2
+    let j = 0
+    while (j < name.length && (buffer[i]! | 0x20) === name.charCodeAt(j)) {
+      i++
+      j++
+    }
+    if (j < name.length || buffer[i] !== 0x3a) continue
+    i++
+    while (buffer[i] === 0x20 || buffer[i] === 0x09) i++
+    let end = buffer.indexOf(CRLF, i)
+    if (end < 0 || end > headEnd) end = headEnd
+    return buffer.toString('latin1', i, end).trimEnd()
+  }
+  return undefined
 }
 
 /**
@@ -159,8 +197,7 @@ export class HttpPool {
     this.max = max
   }
 
-  /** Sends `request` on a pooled connection, retrying once on a connection the server had closed. */
-  async send(request: HttpRequest): Promise<HttpResponse> {
+  async send(request: HttpRequest | EncodedRequest): Promise<HttpResponse> {
     const connection = await this.#acquire()
     try {
       return await connection.request(request)
@@ -208,19 +245,4 @@ export class HttpPool {
     if (next) next(connection)
     else this.#idle.push(connection)
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.byteLength + b.byteLength)
-  out.set(a)
-  out.set(b, a.byteLength)
-  return out
-}
-
-function indexOf(haystack: Uint8Array, needle: readonly number[]): number {
-  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer
-    return i
-  }
-  return -1
 }

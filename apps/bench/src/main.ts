@@ -1,22 +1,39 @@
 /**
  * @module `bun run bench`: parse options, pick the target, run the scenario, report.
+ *
+ * Every run against a server we spawned reports what it cost the server: CPU time per request (or
+ * per handshake) read from /proc, and the engine's garbage collections. Comparisons with the bare
+ * ceiling or the do-nothing rendezvous are ratios of that cost, measured in alternating rounds, so
+ * they do not depend on how fast the client is (which the bench also reports, loudly when its core
+ * is saturated).
  */
 
 import { readFileSync, writeFileSync } from 'node:fs'
+import { CLIENT_WORKER_COMMAND, ClientWorkers, runClientWorker } from './client-workers.ts'
 import { type ParsedArgs, helpText, intOption, parseArgs, stringOption } from './cli.ts'
 import { machineInfo } from './machine.ts'
+import { NO_USAGE, type Usage, addUsage, round, saturationWarning, startUsage, usageFigures } from './meter.ts'
 import { Recorder } from './recorder.ts'
+import { redisUsedMemory } from './redis-info.ts'
 import { type BenchReport, compareReports, htmlReport, summaryTable } from './report.ts'
 import { runFill } from './scenarios/fill.ts'
 import { runHandshakes } from './scenarios/handshake.ts'
 import { runHold } from './scenarios/hold.ts'
 import { OPERATIONS, type Operation, prepareOps } from './scenarios/ops.ts'
-import { type Target, existingTarget, openFilesLimit, spawnCeiling, spawnServer } from './target.ts'
+import { type Target, existingTarget, openFilesLimit, spawnComparison, spawnServer } from './target.ts'
+import { wrkCheck } from './wrk-check.ts'
 
 const SERVER_CPU = 0
 const BENCH_CPU = 1
 
+type Figures = Record<string, number>
+type Report = BenchReport & { figures: Figures }
+
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === CLIENT_WORKER_COMMAND) {
+    await runClientWorker()
+    return 0
+  }
   const args = parseArgs(argv)
   if (args.switches.has('help')) {
     console.log(helpText())
@@ -29,144 +46,279 @@ async function main(argv: string[]): Promise<number> {
     console.log(compareReports(read(a), read(b)))
     return 0
   }
+  if (args.command === 'wrk-check') return wrkCheck(args)
   if (!['handshake', 'ops', 'hold', 'fill'].includes(args.command)) throw new Error(`unknown scenario ${JSON.stringify(args.command)} (see --help)`)
 
   const spawned = stringOption(args, 'url') === undefined
   const pin = spawned && !args.switches.has('no-pin')
   if (pin) Bun.spawnSync(['taskset', '-cp', String(BENCH_CPU), String(process.pid)], { stdout: 'ignore', stderr: 'ignore' })
   const serverArgs = (args.values.get('server-arg') ?? []).flatMap((a) => a.split(/\s+/).filter(Boolean))
-  const target = spawned ? await spawnServer({ serverArgs, cpu: pin ? SERVER_CPU : null }) : existingTarget(stringOption(args, 'url')!, args.switches.has('allow-remote'))
-  const cpuAtStart = target.process?.cpuSeconds() ?? 0
+  const storeName = stringOption(args, 'store') ?? 'memory'
+  if (storeName !== 'memory' && storeName !== 'redis') throw new Error('--store must be memory or redis')
+  const redisUrl = stringOption(args, 'redis-url') ?? null
+  const instances = intOption(args, 'instances', 1, 1)
+  if (instances > 1 && storeName !== 'redis') throw new Error('--instances above 1 needs --store redis (instances share state only through Redis)')
+  const target = spawned
+    ? await spawnServer({ serverArgs, cpu: pin ? SERVER_CPU : null, instances, store: storeName === 'redis' ? { kind: 'redis', url: redisUrl } : { kind: 'memory' } })
+    : existingTarget(stringOption(args, 'url')!, args.switches.has('allow-remote'))
   try {
-    const report = await runScenario(args, target, serverArgs, pin)
-    const cpu = target.process ? target.process.cpuSeconds() - cpuAtStart : null
-    if (target.process) {
-      report.figures['server rss (MiB)'] = round(target.process.rssBytes() / 2 ** 20)
-      report.figures['server cpu (s)'] = round(cpu!)
-      report.figures['server cpu (% of one core, whole run)'] = round((100 * cpu!) / report.result.elapsedSeconds)
-    }
+    const report = await runScenario(args, target, { serverArgs, pin, store: storeName, instances })
+    if (target.processes.length > 0) report.figures['server rss (MiB, all instances)'] = round(target.processes.reduce((sum, p) => sum + p.rssBytes(), 0) / 2 ** 20)
     console.log(summaryTable(report))
     const json = stringOption(args, 'json')
     if (json) writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`)
     const html = stringOption(args, 'html')
     if (html) writeFileSync(html, htmlReport(report))
-    return report.result.errorCount === 0 ? 0 : 1
+    return report.result.errorCount === 0 && (report.ceiling?.result.errorCount ?? 0) === 0 ? 0 : 1
   } finally {
     await target.stop()
   }
 }
 
-async function runScenario(args: ParsedArgs, target: Target, serverArgs: string[], pin: boolean): Promise<BenchReport & { figures: Record<string, number> }> {
-  const payloadBytes = intOption(args, 'payload-bytes', 1024)
-  const base = target.url
-  const config: Record<string, unknown> = { scenario: args.command, target: base.href, spawned: target.process !== null, serverArgs, pinned: pin, payloadBytes }
-  const machine = machineInfo()
+interface RunContext {
+  readonly serverArgs: readonly string[]
+  readonly pin: boolean
+  readonly store: string
+  readonly instances: number
+}
 
+async function runScenario(args: ParsedArgs, target: Target, context: RunContext): Promise<Report> {
+  const payloadBytes = intOption(args, 'payload-bytes', 1024)
+  const config: Record<string, unknown> = { scenario: args.command, target: target.url.href, spawned: target.processes.length > 0, ...context, payloadBytes }
+  const machine = machineInfo()
+  const comparisonCpu = context.pin ? SERVER_CPU : null
   switch (args.command) {
-    case 'handshake': {
-      const pairs = intOption(args, 'pairs', 100, 1)
-      const longPoll = args.switches.has('long-poll')
-      const handshakes = args.values.has('handshakes') ? intOption(args, 'handshakes', 0, 1) : null
-      const durationSeconds = handshakes === null || args.values.has('duration') ? intOption(args, 'duration', 10, 1) : null
-      const connections = intOption(args, 'connections', longPoll ? Math.ceil(pairs * 1.1) + 16 : Math.min(2 * pairs, 2000), 1)
-      checkOpenFiles(connections)
-      const options = { pairs, handshakes, durationSeconds, messages: intOption(args, 'messages', 1, 1), payloadBytes, pollIntervalMs: intOption(args, 'poll-interval', 1000), longPoll, waitSeconds: intOption(args, 'wait', 30), connections }
-      Object.assign(config, options)
-      const recorder = new Recorder()
-      const stopProgress = progress('handshake', recorder, handshakes)
-      await runHandshakes(base, options, recorder)
-      stopProgress()
-      const result = recorder.result()
-      return {
-        scenario: 'handshake',
-        config,
-        machine,
-        result,
-        figures: {
-          handshakes: result.completed,
-          'handshakes/s': round(result.completed / result.elapsedSeconds),
-          'requests/handshake': round(result.requests / Math.max(1, result.completed)),
-          'requests/s': round(result.requests / result.elapsedSeconds),
-          errors: result.errorCount,
-        },
-      }
-    }
-    case 'ops': {
-      const operation = stringOption(args, 'op') ?? 'get-304'
-      if (!OPERATIONS.includes(operation as Operation)) throw new Error(`--op must be one of ${OPERATIONS.join(', ')}`)
-      const connections = intOption(args, 'connections', 64, 1)
-      checkOpenFiles(connections)
-      const durationSeconds = intOption(args, 'duration', 5, 1)
-      const withCeiling = args.switches.has('ceiling')
-      const rounds = withCeiling ? intOption(args, 'rounds', 5, 1) : 1
-      const options = { operation: operation as Operation, connections, durationSeconds, payloadBytes, ceiling: false }
-      Object.assign(config, options, { ceiling: withCeiling, rounds })
-      const ours = await prepareOps(base, options)
-      const bare = withCeiling ? await spawnCeiling(pin ? SERVER_CPU : null) : null
-      const recorder = new Recorder()
-      const ceilingRecorder = new Recorder()
-      let oursSeconds = 0
-      let ceilingSeconds = 0
-      try {
-        const theirs = bare ? await prepareOps(bare.url, { ...options, ceiling: true }) : null
-        // Alternate short rounds: a slow spell on a shared machine then hits both servers alike.
-        await withProgress(`ops ${operation}`, async () => {
-          for (let round = 0; round < rounds; round++) {
-            oursSeconds += await ours.measure(durationSeconds / rounds, recorder)
-            if (theirs) ceilingSeconds += await theirs.measure(durationSeconds / rounds, ceilingRecorder)
-          }
-        })
-        ours.close()
-        theirs?.close()
-      } finally {
-        await bare?.stop()
-      }
-      const result = recorder.result()
-      const rate = result.completed / oursSeconds
-      const figures: Record<string, number> = { 'requests/s': round(rate), requests: result.completed, errors: result.errorCount }
-      let ceiling: BenchReport['ceiling']
-      if (bare) {
-        const ceilingResult = ceilingRecorder.result()
-        const ceilingRate = ceilingResult.completed / ceilingSeconds
-        ceiling = { result: ceilingResult, figures: { 'requests/s': round(ceilingRate) } }
-        figures['ceiling requests/s'] = round(ceilingRate)
-        figures['fraction of ceiling'] = round(rate / ceilingRate)
-      }
-      return { scenario: `ops ${operation}`, config, machine, result, figures, ...(ceiling ? { ceiling } : {}) }
-    }
-    case 'hold': {
-      const waiters = intOption(args, 'waiters', 1000, 1)
-      checkOpenFiles(waiters + 100)
-      const options = {
-        waiters,
-        payloadBytes,
-        waitSeconds: intOption(args, 'wait', 30, 1),
-        holdSeconds: intOption(args, 'hold', 2),
-        writers: intOption(args, 'writers', 64, 1),
-        writeRate: intOption(args, 'write-rate', 1000),
-      }
-      Object.assign(config, options)
-      const outcome = await runHold(base, options, target.process, (line) => process.stderr.write(`[hold] ${line}\n`))
-      const result = outcome.recorder.result()
-      const figures: Record<string, number> = { waiters, woken: result.completed, errors: result.errorCount }
-      if (outcome.bytesPerWaiter !== null) figures['server bytes per held request'] = Math.round(outcome.bytesPerWaiter)
-      return { scenario: 'hold', config, machine, result, figures }
-    }
-    default: {
-      const rendezvous = intOption(args, 'rendezvous', 100_000, 1)
-      const connections = intOption(args, 'connections', 64, 1)
-      const options = { rendezvous, payloadBytes, connections }
-      Object.assign(config, options)
-      const outcome = await withProgress('fill', () => runFill(base, options, target.process))
-      const result = outcome.recorder.result()
-      const figures: Record<string, number> = { rendezvous, 'creates/s': round(rendezvous / result.elapsedSeconds), errors: result.errorCount }
-      if (outcome.bytesPerRendezvous !== null) {
-        figures['server bytes per live rendezvous'] = Math.round(outcome.bytesPerRendezvous)
-        figures['server rss with all live (MiB)'] = round(outcome.rssAfterBytes! / 2 ** 20)
-      }
-      return { scenario: 'fill', config, machine, result, figures }
-    }
+    case 'ops':
+      return runOps(args, target, config, machine, payloadBytes, comparisonCpu)
+    case 'handshake':
+      return runHandshakeScenario(args, target, config, machine, payloadBytes, comparisonCpu)
+    case 'hold':
+      return runHoldScenario(args, target, config, machine, payloadBytes, comparisonCpu)
+    default:
+      return runFillScenario(args, target, config, machine, payloadBytes)
   }
+}
+
+// --- ops ---
+
+async function runOps(args: ParsedArgs, target: Target, config: Record<string, unknown>, machine: BenchReport['machine'], payloadBytes: number, comparisonCpu: number | null): Promise<Report> {
+  const operation = stringOption(args, 'op') ?? 'get-304'
+  if (!OPERATIONS.includes(operation as Operation)) throw new Error(`--op must be one of ${OPERATIONS.join(', ')}`)
+  const connections = intOption(args, 'connections', 64, 1)
+  const clientProcesses = intOption(args, 'client-workers', 1, 1)
+  checkOpenFiles(connections)
+  const durationSeconds = intOption(args, 'duration', 5, 1)
+  const withCeiling = args.switches.has('ceiling')
+  const rounds = intOption(args, 'rounds', withCeiling ? 5 : 1, 1)
+  const share = Math.max(1, Math.floor(connections / clientProcesses))
+  const options = { operation: operation as Operation, connections: share, payloadBytes }
+  Object.assign(config, { operation, connections, clientProcesses, durationSeconds, ceiling: withCeiling, rounds })
+
+  const ours = await prepareOps(target.urls, { ...options, ceiling: false })
+  const comparison = withCeiling ? await spawnComparison('bare', comparisonCpu) : null
+  const recorder = new Recorder()
+  const ceilingRecorder = new Recorder()
+  let oursSeconds = 0
+  let ceilingSeconds = 0
+  let oursUsage: Usage = NO_USAGE
+  let ceilingUsage: Usage = NO_USAGE
+  let workers: ClientWorkers | null = null
+  try {
+    const theirs = comparison ? await prepareOps([comparison.url], { ...options, ceiling: true }) : null
+    if (clientProcesses > 1) {
+      workers = await ClientWorkers.start(
+        clientProcesses - 1,
+        { urls: target.urls.map((u) => u.href), comparisonUrl: comparison?.url.href ?? null, operation: options.operation, connections: share, payloadBytes },
+        import.meta.filename,
+        null,
+      )
+    }
+    /** One round against one server: the client (and its workers) run the loop while the server's cost is read. */
+    const measureRound = async (which: 'ours' | 'comparison', prepared: typeof ours, into: Recorder, server: Target) => {
+      const stop = startUsage(server)
+      const [ran, workerRounds] = await Promise.all([prepared.measure(durationSeconds / rounds, into), workers?.round(which, durationSeconds / rounds) ?? Promise.resolve([])])
+      for (const workerRound of workerRounds) into.merge(workerRound.result)
+      return { ran, usage: stop(workerRounds.reduce((sum, r) => sum + r.cpuSeconds, 0)) }
+    }
+    // Alternate short rounds: a slow spell on a shared machine then hits both servers alike.
+    await withProgress(`ops ${operation}`, async () => {
+      for (let r = 0; r < rounds; r++) {
+        const mine = await measureRound('ours', ours, recorder, target)
+        oursSeconds += mine.ran
+        oursUsage = addUsage(oursUsage, mine.usage)
+        if (theirs && comparison) {
+          const bare = await measureRound('comparison', theirs, ceilingRecorder, comparison)
+          ceilingSeconds += bare.ran
+          ceilingUsage = addUsage(ceilingUsage, bare.usage)
+        }
+      }
+    })
+    ours.close()
+    theirs?.close()
+  } finally {
+    await workers?.close()
+    await comparison?.stop()
+  }
+  const result = recorder.result()
+  const rate = result.completed / oursSeconds
+  const figures: Figures = { 'requests/s': round(rate), requests: result.completed, errors: result.errorCount }
+  if (target.processes.length > 0) Object.assign(figures, usageFigures(oursUsage, result.completed, 'request', clientProcesses))
+  warn(saturationWarning(oursUsage, 'our server', clientProcesses))
+  let ceiling: BenchReport['ceiling']
+  if (comparison) {
+    const ceilingResult = ceilingRecorder.result()
+    const ceilingRate = ceilingResult.completed / ceilingSeconds
+    const ceilingFigures: Figures = { 'requests/s': round(ceilingRate), ...usageFigures(ceilingUsage, ceilingResult.completed, 'request', clientProcesses) }
+    ceiling = { result: ceilingResult, figures: ceilingFigures }
+    figures['ceiling requests/s'] = round(ceilingRate)
+    figures['ceiling server cpu µs/request'] = ceilingFigures['server cpu µs/request']!
+    if (target.processes.length > 0) {
+      figures['fraction of ceiling (cpu per request)'] = round(ceilingFigures['server cpu µs/request']! / figures['server cpu µs/request']!)
+    }
+    figures['throughput ratio (client-bound if the client saturates)'] = round(rate / ceilingRate)
+    warn(saturationWarning(ceilingUsage, 'the ceiling', clientProcesses))
+  }
+  return { scenario: `ops ${operation}`, config, machine, result, figures, ...(ceiling ? { ceiling } : {}) }
+}
+
+// --- handshake ---
+
+async function runHandshakeScenario(args: ParsedArgs, target: Target, config: Record<string, unknown>, machine: BenchReport['machine'], payloadBytes: number, comparisonCpu: number | null): Promise<Report> {
+  const pairs = intOption(args, 'pairs', 100, 1)
+  const rate = args.values.has('rate') ? intOption(args, 'rate', 0, 1) : null
+  const longPoll = args.switches.has('long-poll')
+  const handshakes = args.values.has('handshakes') ? intOption(args, 'handshakes', 0, 1) : null
+  const durationSeconds = handshakes === null || args.values.has('duration') ? intOption(args, 'duration', 10, 1) : null
+  const withCeiling = args.switches.has('ceiling')
+  const rounds = intOption(args, 'rounds', 1, 1)
+  const connections = intOption(args, 'connections', rate !== null ? 256 : longPoll ? Math.ceil(pairs * 1.1) + 16 : Math.min(2 * pairs, 2000), 1)
+  checkOpenFiles(2 * connections * target.urls.length)
+  const roundOptions = {
+    pairs,
+    rate,
+    handshakes: handshakes === null ? null : Math.ceil(handshakes / rounds),
+    durationSeconds: durationSeconds === null ? null : durationSeconds / rounds,
+    messages: intOption(args, 'messages', 1, 1),
+    payloadBytes,
+    pollIntervalMs: intOption(args, 'poll-interval', 1000),
+    longPoll,
+    waitSeconds: intOption(args, 'wait', 30),
+    connections,
+  }
+  Object.assign(config, roundOptions, { rounds, ceiling: withCeiling, handshakes, durationSeconds })
+
+  const comparison = withCeiling ? await spawnComparison('null-rendezvous', comparisonCpu) : null
+  const ours = { recorder: new Recorder(), usage: NO_USAGE, p99s: [] as number[] }
+  const theirs = { recorder: new Recorder(), usage: NO_USAGE, p99s: [] as number[] }
+  try {
+    for (let r = 0; r < rounds; r++) {
+      for (const [side, server] of [[ours, target], ...(comparison ? [[theirs, comparison] as const] : [])] as const) {
+        const roundRecorder = new Recorder()
+        const stop = startUsage(server)
+        const stopProgress = progress(`handshake ${server === target ? 'ours' : 'null rendezvous'} round ${r + 1}/${rounds}`, roundRecorder, roundOptions.handshakes)
+        await runHandshakes(server.urls, roundOptions, roundRecorder)
+        stopProgress()
+        side.usage = addUsage(side.usage, stop())
+        const roundResult = roundRecorder.result()
+        side.p99s.push(roundResult.latencyUs['handshake']?.p99 ?? 0)
+        side.recorder.merge(roundResult)
+      }
+    }
+  } finally {
+    await comparison?.stop()
+  }
+  const figuresOf = (side: typeof ours, server: Target): Figures => {
+    const result = side.recorder.result()
+    const figures: Figures = {
+      handshakes: result.completed,
+      'handshakes/s': round(result.completed / side.usage.seconds),
+      'requests/handshake': round(result.requests / Math.max(1, result.completed)),
+      'requests/s': round(result.requests / side.usage.seconds),
+      errors: result.errorCount,
+      'handshake p99 (ms), worst round': round(Math.max(...side.p99s) / 1000),
+    }
+    if (server.processes.length > 0) Object.assign(figures, usageFigures(side.usage, result.completed, 'handshake'))
+    warn(saturationWarning(side.usage, server === target ? 'our server' : 'the null rendezvous'))
+    return figures
+  }
+  const figures = figuresOf(ours, target)
+  let ceiling: BenchReport['ceiling']
+  if (comparison) {
+    const ceilingFigures = figuresOf(theirs, comparison)
+    ceiling = { label: 'do-nothing rendezvous (null-rendezvous.ts)', result: theirs.recorder.result(), figures: ceilingFigures }
+    figures['null rendezvous server cpu µs/handshake'] = ceilingFigures['server cpu µs/handshake']!
+    if (target.processes.length > 0) figures['cpu per handshake vs null rendezvous'] = round(figures['server cpu µs/handshake']! / ceilingFigures['server cpu µs/handshake']!)
+    figures['null rendezvous handshake p99 (ms), worst round'] = ceilingFigures['handshake p99 (ms), worst round']!
+    figures['handshake p99 vs null rendezvous, worst round'] = round(Math.max(...ours.p99s.map((p, i) => p / Math.max(1, theirs.p99s[i]!))))
+  }
+  config['roundP99Ms'] = { ours: ours.p99s.map((p) => round(p / 1000)), nullRendezvous: theirs.p99s.map((p) => round(p / 1000)) }
+  return { scenario: rate === null ? 'handshake' : `handshake at ${rate}/s`, config, machine, result: ours.recorder.result(), figures, ...(ceiling ? { ceiling } : {}) }
+}
+
+// --- hold ---
+
+async function runHoldScenario(args: ParsedArgs, target: Target, config: Record<string, unknown>, machine: BenchReport['machine'], payloadBytes: number, comparisonCpu: number | null): Promise<Report> {
+  const waiters = intOption(args, 'waiters', 1000, 1)
+  checkOpenFiles(waiters + 100)
+  const options = {
+    waiters,
+    payloadBytes,
+    waitSeconds: intOption(args, 'wait', 30, 1),
+    holdSeconds: intOption(args, 'hold', 2),
+    writers: intOption(args, 'writers', 64, 1),
+    writeRate: intOption(args, 'write-rate', 1000),
+  }
+  Object.assign(config, options, { ceiling: args.switches.has('ceiling') })
+  const log = (line: string) => process.stderr.write(`[hold] ${line}\n`)
+  const holdOn = async (server: Target) => {
+    const stop = startUsage(server)
+    const outcome = await runHold(server.urls, options, server.processes[0] ?? null, log)
+    const usage = stop()
+    const result = outcome.recorder.result()
+    const figures: Figures = { waiters, woken: result.completed, errors: result.errorCount, 'write-to-wake p50 (ms)': round((result.latencyUs['write-to-wake']?.p50 ?? 0) / 1000), 'write-to-wake p99 (ms)': round((result.latencyUs['write-to-wake']?.p99 ?? 0) / 1000) }
+    if (outcome.bytesPerWaiter !== null) figures['server bytes per held request'] = Math.round(outcome.bytesPerWaiter)
+    if (server.processes.length > 0) Object.assign(figures, usageFigures(usage, result.completed, 'wake'))
+    return { result, figures }
+  }
+  const ours = await holdOn(target)
+  let ceiling: BenchReport['ceiling']
+  if (args.switches.has('ceiling')) {
+    const comparison = await spawnComparison('null-rendezvous', comparisonCpu)
+    try {
+      log('the same against the do-nothing rendezvous')
+      ceiling = { label: 'do-nothing rendezvous (null-rendezvous.ts)', ...(await holdOn(comparison)) }
+    } finally {
+      await comparison.stop()
+    }
+    ours.figures['null rendezvous write-to-wake p99 (ms)'] = ceiling.figures['write-to-wake p99 (ms)']!
+    ours.figures['write-to-wake p99 vs null rendezvous'] = round(ours.figures['write-to-wake p99 (ms)']! / Math.max(0.001, ceiling.figures['write-to-wake p99 (ms)']!))
+  }
+  return { scenario: 'hold', config, machine, result: ours.result, figures: ours.figures, ...(ceiling ? { ceiling } : {}) }
+}
+
+// --- fill ---
+
+async function runFillScenario(args: ParsedArgs, target: Target, config: Record<string, unknown>, machine: BenchReport['machine'], payloadBytes: number): Promise<Report> {
+  const rendezvous = intOption(args, 'rendezvous', 100_000, 1)
+  const connections = intOption(args, 'connections', 64, 1)
+  const redisUrl = target.redisUrl
+  const options = { rendezvous, payloadBytes, connections, redisMemory: redisUrl ? () => redisUsedMemory(redisUrl) : null }
+  Object.assign(config, { rendezvous, connections })
+  const outcome = await withProgress('fill', () => runFill(target.url, options, target.processes[0] ?? null))
+  const result = outcome.recorder.result()
+  const figures: Figures = { rendezvous, 'creates/s': round(rendezvous / result.elapsedSeconds), errors: result.errorCount }
+  if (outcome.bytesPerRendezvous !== null) {
+    figures['server bytes per live rendezvous'] = Math.round(outcome.bytesPerRendezvous)
+    figures['server rss with all live (MiB)'] = round(outcome.rssAfterBytes! / 2 ** 20)
+  }
+  if (outcome.redisBytesPerRendezvous !== null) figures['redis bytes per live rendezvous'] = Math.round(outcome.redisBytesPerRendezvous)
+  return { scenario: 'fill', config, machine, result, figures }
+}
+
+// --- Helpers ---
+
+function warn(message: string | null): void {
+  if (message) console.error(`\n${message}\n`)
 }
 
 /** Stops with a clear message when the open-files limit cannot hold `connections` sockets. */
@@ -203,10 +355,6 @@ async function withProgress<T>(label: string, run: () => Promise<T>): Promise<T>
     clearInterval(timer)
     process.stderr.write('\n')
   }
-}
-
-function round(n: number): number {
-  return Math.round(n * 1000) / 1000
 }
 
 main(process.argv.slice(2)).then(

@@ -4,7 +4,7 @@
  */
 
 import { Histogram, type HistogramSummary } from './histogram.ts'
-import type { HttpPool, HttpRequest, HttpResponse } from './http.ts'
+import type { EncodedRequest, HttpPool, HttpRequest, HttpResponse } from './http.ts'
 
 export interface RecorderResult {
   readonly elapsedSeconds: number
@@ -58,7 +58,7 @@ export class Recorder {
    * Sends `request` as operation `op`, timing it and counting its status. A status outside
    * `expected`, or a network failure, is an error; the response (or null) is returned either way.
    */
-  async send(pool: HttpPool, op: string, request: HttpRequest, expected: readonly number[]): Promise<HttpResponse | null> {
+  async send(pool: HttpPool, op: string, request: HttpRequest | EncodedRequest, expected: readonly number[]): Promise<HttpResponse | null> {
     const started = performance.now()
     let response: HttpResponse
     try {
@@ -78,6 +78,34 @@ export class Recorder {
     statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1)
     if (!expected.includes(response.status)) this.error(`${op}: unexpected ${response.status}`)
     return response
+  }
+
+  /**
+   * Adds another run's result (a client worker's round, one round of a scenario): latencies bucket
+   * by bucket (within the histogram's 0.2%), requests, completions, statuses and errors. The
+   * timelines are not merged.
+   */
+  merge(other: RecorderResult): void {
+    for (const [op, buckets] of Object.entries(other.histograms)) {
+      let histogram = this.#latency.get(op)
+      if (!histogram) {
+        histogram = new Histogram()
+        this.#latency.set(op, histogram)
+      }
+      for (const [value, count] of buckets) histogram.recordMany(value, count)
+    }
+    for (const [op, counts] of Object.entries(other.statuses)) {
+      let statuses = this.#statuses.get(op)
+      if (!statuses) {
+        statuses = new Map()
+        this.#statuses.set(op, statuses)
+      }
+      for (const [status, n] of Object.entries(counts)) statuses.set(Number(status), (statuses.get(Number(status)) ?? 0) + n)
+    }
+    for (const [cause, n] of Object.entries(other.errors)) this.#errors.set(cause, (this.#errors.get(cause) ?? 0) + n)
+    this.#errorCount += other.errorCount
+    this.#requests += other.requests
+    this.#completed += other.completed
   }
 
   get requests(): number {

@@ -15,8 +15,8 @@ export interface BenchReport {
   /** Headline numbers, each named with its unit. */
   readonly figures: Record<string, number>
   readonly result: RecorderResult
-  /** The same load against the bare Bun server, when asked for. */
-  readonly ceiling?: { readonly figures: Record<string, number>; readonly result: RecorderResult }
+  /** The same load against a comparison server (bare Bun, or the do-nothing rendezvous), when asked for. */
+  readonly ceiling?: { readonly label?: string; readonly figures: Record<string, number>; readonly result: RecorderResult }
 }
 
 const ms = (us: number) => (us / 1000).toFixed(us < 10_000 ? 3 : 1)
@@ -27,7 +27,7 @@ export function summaryTable(report: BenchReport): string {
   const width = Math.max(...Object.keys(report.figures).map((k) => k.length), 10)
   for (const [name, value] of Object.entries(report.figures)) lines.push(`  ${name.padEnd(width)}  ${formatNumber(value)}`)
   lines.push('', latencyTable(report.result.latencyUs))
-  if (report.ceiling) lines.push('', 'ceiling (bare Bun.serve):', latencyTable(report.ceiling.result.latencyUs))
+  if (report.ceiling) lines.push('', `${report.ceiling.label ?? 'ceiling (bare Bun.serve)'}:`, latencyTable(report.ceiling.result.latencyUs))
   lines.push('', 'statuses:')
   for (const [op, statuses] of Object.entries(report.result.statuses)) {
     lines.push(`  ${op.padEnd(12)} ${Object.entries(statuses).map(([s, n]) => `${s}×${n}`).join('  ')}`)

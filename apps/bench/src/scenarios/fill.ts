@@ -12,6 +12,8 @@ export interface FillOptions {
   readonly rendezvous: number
   readonly payloadBytes: number
   readonly connections: number
+  /** Reads the memory of the Redis the server stores in, when it uses one. */
+  readonly redisMemory: (() => Promise<number>) | null
 }
 
 export interface FillResult {
@@ -19,6 +21,8 @@ export interface FillResult {
   readonly bytesPerRendezvous: number | null
   readonly rssBeforeBytes: number | null
   readonly rssAfterBytes: number | null
+  /** Growth of Redis's `used_memory` per rendezvous, when the server stores in Redis. */
+  readonly redisBytesPerRendezvous: number | null
 }
 
 /** How long the server gets to return the garbage of the creation burst to the OS. */
@@ -42,6 +46,7 @@ export async function runFill(base: URL, options: FillOptions, server: ServerPro
   const pool = new HttpPool(base.hostname, Number(base.port), options.connections)
   await Bun.sleep(500)
   const rssBeforeBytes = server?.rssBytes() ?? null
+  const redisBefore = options.redisMemory ? await options.redisMemory() : null
   const recorder = new Recorder()
   const ids: string[] = new Array(options.rendezvous)
   let next = 0
@@ -56,6 +61,7 @@ export async function runFill(base: URL, options: FillOptions, server: ServerPro
     }),
   )
   const rssAfterBytes = server ? await settledRss(server) : null
+  const redisAfter = options.redisMemory ? await options.redisMemory() : null
   // Everything created must still be there, byte for byte: check a sample of them.
   const step = Math.max(1, Math.floor(options.rendezvous / 1000))
   for (let i = 0; i < options.rendezvous; i += step) {
@@ -67,5 +73,6 @@ export async function runFill(base: URL, options: FillOptions, server: ServerPro
   }
   pool.close()
   const bytesPerRendezvous = rssBeforeBytes !== null && rssAfterBytes !== null ? (rssAfterBytes - rssBeforeBytes) / options.rendezvous : null
-  return { recorder, bytesPerRendezvous, rssBeforeBytes, rssAfterBytes }
+  const redisBytesPerRendezvous = redisBefore !== null && redisAfter !== null ? (redisAfter - redisBefore) / options.rendezvous : null
+  return { recorder, bytesPerRendezvous, rssBeforeBytes, rssAfterBytes, redisBytesPerRendezvous }
 }

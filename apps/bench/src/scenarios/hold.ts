@@ -1,6 +1,8 @@
 /**
  * @module Held long-polls: open W of them on W rendezvous, keep them, then write to each and
  * measure how long each waiter takes to wake, and what the server's memory grew by per waiter.
+ * With several instances the waiters are held by the first and the writes go to the last, so every
+ * wake-up crosses instances.
  */
 
 import { HttpPool } from '../http.ts'
@@ -32,10 +34,12 @@ export interface HoldResult {
   readonly rssHoldingBytes: number | null
 }
 
-export async function runHold(base: URL, options: HoldOptions, server: ServerProcess | null, log: (line: string) => void): Promise<HoldResult> {
+export async function runHold(bases: readonly URL[], options: HoldOptions, server: ServerProcess | null, log: (line: string) => void): Promise<HoldResult> {
+  const base = bases[0]!
+  const writeBase = bases.at(-1)!
   const prefix = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`
   const setup = new Recorder()
-  const control = new HttpPool(base.hostname, Number(base.port), Math.max(1, options.writers))
+  const control = new HttpPool(writeBase.hostname, Number(writeBase.port), Math.max(1, options.writers))
   const initial = messagePayload({ pair: 0, handshake: 0, seq: 0 }, options.payloadBytes)
 
   log(`creating ${options.waiters} rendezvous`)
@@ -47,7 +51,7 @@ export async function runHold(base: URL, options: HoldOptions, server: ServerPro
         const i = next++
         const response = await setup.send(control, 'create', { method: 'POST', path: prefix, body: initial }, [200])
         if (response?.status !== 200) throw new Error(`create failed: ${response?.status}`)
-        sessions[i] = { id: (JSON.parse(new TextDecoder().decode(response.body)) as { id: string }).id, etag: response.headers.get('etag')! }
+        sessions[i] = { id: (JSON.parse(new TextDecoder().decode(response.body)) as { id: string }).id, etag: response.header('etag')! }
       }
     }),
   )
