@@ -61,11 +61,16 @@ interface Watch {
  * Reads the whole body if it is at most `maxBytes` long and arrives before its deadline. A slow
  * body is abandoned at the deadline, dropping whatever had arrived.
  */
-export async function readBodyWithin(request: Request, maxBytes: number, deadlines: BodyDeadlines): Promise<BodyResult> {
+export function readBodyWithin(request: Request, maxBytes: number, deadlines: BodyDeadlines): Promise<BodyResult> | BodyResult {
   const declared = request.headers.get(Header.contentLength)
   if (declared !== null) return readDeclaredBody(request, Number(declared), maxBytes, deadlines)
   const body = request.body
   if (body === null) return { ok: true, bytes: EMPTY }
+  return readStreamedBody(body, maxBytes, deadlines)
+}
+
+/** A chunked body, counted as it streams and abandoned as soon as it passes `maxBytes`. */
+async function readStreamedBody(body: ReadableStream<Uint8Array>, maxBytes: number, deadlines: BodyDeadlines): Promise<BodyResult> {
   const reader = body.getReader()
   let timedOut = false
   const watch = deadlines.watch(() => {

@@ -91,7 +91,8 @@ export class Guard {
     this.#inFlight++
     let response: Response | undefined
     try {
-      response = (await this.#refusal(request, server, limiter, id)) ?? (await work())
+      const refusal = this.#refusal(request, server, limiter, id)
+      response = refusal === null ? await work() : await refusal
     } catch (error) {
       if (!(error instanceof StoreUnavailableError)) throw error
       response = this.#storeUnavailable(error)
@@ -121,8 +122,11 @@ export class Guard {
     return response
   }
 
-  /** A refusal to protect the server, or null when the request may proceed. */
-  async #refusal(request: Request, server: Server, kind: LimiterKind, id: string | null): Promise<Response | null> {
+  /**
+   * A refusal to protect the server, or null when the request may proceed. Synchronous but for a
+   * rate-limited request about a rendezvous, whose ETag headers the refusal carries.
+   */
+  #refusal(request: Request, server: Server, kind: LimiterKind, id: string | null): Response | Promise<Response> | null {
     if (this.inFlight > this.#config.maxInFlight) {
       this.#metrics.refuse('in_flight')
       return errorResponse('rate_limited', { detail: 'Server busy, try again shortly', retryAfterMs: 1000 })
@@ -134,8 +138,8 @@ export class Guard {
     const allowed = limiter.take(key)
     if (allowed.ok) return null
     this.#metrics.refuse('rate_limited')
-    const live = id !== null && isRendezvousId(id) ? await this.#store.get(id) : null
-    return errorResponse('rate_limited', { retryAfterMs: allowed.retryAfterMs, rendezvous: live ?? undefined })
+    if (id === null || !isRendezvousId(id)) return errorResponse('rate_limited', { retryAfterMs: allowed.retryAfterMs })
+    return this.#store.get(id).then((live) => errorResponse('rate_limited', { retryAfterMs: allowed.retryAfterMs, rendezvous: live ?? undefined }))
   }
 
   #storeUnavailable(error: StoreUnavailableError): Response {

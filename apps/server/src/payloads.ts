@@ -4,7 +4,7 @@
  */
 
 import { DEFAULT_CONTENT_TYPE, Header } from '@rendezvous/protocol'
-import { type BodyDeadlines, readBodyWithin } from './body.ts'
+import type { BodyResult } from './body.ts'
 import { errorResponse } from './responses.ts'
 
 /** Longest Content-Type we store. It is held beside the payload, so it must be bounded too. */
@@ -20,14 +20,8 @@ export function contentTypeOf(request: Request): string | Response {
 
 export type BodyRefusal = 'too_large' | 'unreadable' | 'timeout'
 
-/** Reads the body if it is at most `maxBytes`; otherwise the answer to send. */
-export async function readPayload(
-  request: Request,
-  maxBytes: number,
-  deadlines: BodyDeadlines,
-  onTimeout: () => void,
-): Promise<Uint8Array<ArrayBuffer> | Response> {
-  const body = await readBodyWithin(request, maxBytes, deadlines)
+/** The payload of a body read within `maxBytes`, or the answer to a body that was not. */
+export function payloadOf(body: BodyResult, maxBytes: number, onTimeout: () => void): Uint8Array<ArrayBuffer> | Response {
   return body.ok ? body.bytes : bodyRefusedResponse(body.reason, tooLargeDetail(maxBytes), onTimeout)
 }
 

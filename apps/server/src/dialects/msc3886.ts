@@ -23,8 +23,8 @@ export function msc3886Dialect(context: DialectContext) {
             const created = await createFromBody(context, request, server, 'msc3886')
             if (created instanceof Response) return created
             const headers = rendezvousHeaders(created.rendezvous)
-            headers[Header.xMaxBytes] = String(context.config.maxBytes)
-            headers[Header.location] = created.url
+            headers.set(Header.xMaxBytes, String(context.config.maxBytes))
+            headers.set(Header.location, created.url)
             return new Response(null, { status: 201, headers })
           },
         },

@@ -22,8 +22,8 @@ export function msc4108Dialect(context: DialectContext) {
             const created = await createFromBody(context, request, server, 'msc4108')
             if (created instanceof Response) return created
             const headers = rendezvousHeaders(created.rendezvous)
-            headers[Header.xMaxBytes] = String(context.config.maxBytes)
-            headers[Header.location] = created.url
+            headers.set(Header.xMaxBytes, String(context.config.maxBytes))
+            headers.set(Header.location, created.url)
             return jsonResponse(201, { url: created.url }, headers)
           },
         },

@@ -15,7 +15,8 @@ import {
 } from '@rendezvous/protocol'
 import { type Rendezvous, namesReplacedEtag, waitForChange } from '@rendezvous/store'
 import type { AnyElysia } from 'elysia'
-import { contentTypeOf, readPayload, tooLargeDetail } from '../payloads.ts'
+import { readBodyWithin } from '../body.ts'
+import { contentTypeOf, payloadOf, tooLargeDetail } from '../payloads.ts'
 import { acceptedResponse, errorResponse, jsonResponse, noContentResponse, notModifiedResponse, payloadResponse, rendezvousHeaders } from '../responses.ts'
 import { mount } from '../routing.ts'
 import { type DialectContext, createFromBody } from './shared.ts'
@@ -32,8 +33,8 @@ export function rootDialect(context: DialectContext) {
     if (created instanceof Response) return created
     const { rendezvous, url } = created
     const headers = rendezvousHeaders(rendezvous)
-    headers[Header.xMaxBytes] = String(maxBytes)
-    headers[Header.location] = `${locationBase(request.url)}${rendezvous.id}`
+    headers.set(Header.xMaxBytes, String(maxBytes))
+    headers.set(Header.location, `${locationBase(request.url)}${rendezvous.id}`)
     const body: CreateResponse = { id: rendezvous.id, max_bytes: maxBytes, url }
     return jsonResponse(200, body, headers)
   }
@@ -103,7 +104,7 @@ export function rootDialect(context: DialectContext) {
     if (!conditionMatches(ifMatch, current.etag) && !namesReplacedEtag(ifMatch, current)) {
       return errorResponse('precondition_failed', { rendezvous: current })
     }
-    const payload = await readPayload(request, maxBytes, bodyDeadlines, () => metrics.refuse('body_timeout'))
+    const payload = payloadOf(await readBodyWithin(request, maxBytes, bodyDeadlines), maxBytes, () => metrics.refuse('body_timeout'))
     if (payload instanceof Response) {
       if (payload.status !== 413) return payload
       return errorResponse('too_large', { rendezvous: (await store.get(id)) ?? current, detail: tooLargeDetail(maxBytes) })

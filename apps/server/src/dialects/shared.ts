@@ -9,7 +9,8 @@ import type { ServerConfig } from '../config.ts'
 import type { CreateDialect, CreateGate } from '../create-auth.ts'
 import type { Guard, LongPolls, Server } from '../guard.ts'
 import type { Metrics } from '../metrics.ts'
-import { contentTypeOf, readPayload } from '../payloads.ts'
+import { readBodyWithin } from '../body.ts'
+import { contentTypeOf, payloadOf } from '../payloads.ts'
 import { publicBaseUrl } from '../public-url.ts'
 import { errorResponse } from '../responses.ts'
 
@@ -46,7 +47,7 @@ export async function createFromBody(context: DialectContext, request: Request, 
   const peerAddress = config.trustProxy.kind === 'off' ? null : (server?.requestIP(request)?.address ?? null)
   const base = publicBaseUrl(request, config, peerAddress)
   if (base === null) return errorResponse('invalid_param', { detail: 'Missing Host header: cannot build the rendezvous URL' })
-  const payload = await readPayload(request, config.maxBytes, bodyDeadlines, () => metrics.refuse('body_timeout'))
+  const payload = payloadOf(await readBodyWithin(request, config.maxBytes, bodyDeadlines), config.maxBytes, () => metrics.refuse('body_timeout'))
   if (payload instanceof Response) return payload
   const result = await store.create({ payload, contentType })
   if (!result.ok) {
