@@ -68,6 +68,7 @@ export function usageFigures(usage: Usage, units: number, unitName: string, clie
     'gc collections': usage.gcCollections,
     'gc collections/s': round(usage.gcCollections / usage.seconds),
     'gc longest pause (ms)': round(usage.gcMaxPauseMs),
+    'gc pauses (% of server cpu)': round((100 * usage.gcPauseMs) / 1000 / Math.max(1e-9, usage.serverCpuSeconds)),
   }
   if (usage.redisCpuSeconds !== null) figures[`redis cpu µs/${unitName}`] = round((usage.redisCpuSeconds * 1e6) / Math.max(1, units))
   return figures

@@ -41,12 +41,16 @@ export class CreateGate {
     this.#openDialects = openDialects
   }
 
-  /** Null when this request may create in `dialect`; else the 401 (or 503) to answer. */
-  async check(request: Request, dialect: CreateDialect): Promise<Response | null> {
+  /**
+   * Null when this request may create in `dialect`; else the 401 (or 503) to answer. Synchronous
+   * when nothing has to be asked (creation open, or a token file).
+   */
+  check(request: Request, dialect: CreateDialect): Response | null | Promise<Response | null> {
     if (this.#verifier === null || this.#openDialects.has(dialect)) return null
     const token = bearerToken(request)
     if (token === null) return errorResponse('missing_token')
-    return refusalFor(await this.#verifier.verify(token))
+    const verdict = this.#verifier.verify(token)
+    return verdict instanceof Promise ? verdict.then(refusalFor) : refusalFor(verdict)
   }
 
   /**

@@ -11,10 +11,9 @@ import type { ServerConfig } from './config.ts'
  * `https://host[:port][/path]` without trailing slash, or null when the request names no host
  * (HTTP/1.0 without `Host`, or an empty one) and none is configured: no URL can be built for it.
  */
-export function publicBaseUrl(request: Request, config: ServerConfig, peerAddress: string | null): string | null {
+export function publicBaseUrl(url: string, headers: Headers, config: ServerConfig, peerAddress: string | null): string | null {
   if (config.publicBaseUrl !== null) return config.publicBaseUrl
-  // request.url is `http://host:port/path`, or just `/path` when the request carried no Host.
-  const url = request.url
+  // A request's URL is `http://host:port/path`, or just `/path` when the request carried no Host.
   const schemeEnd = url.indexOf('://')
   let proto = 'http'
   let host = ''
@@ -24,8 +23,8 @@ export function publicBaseUrl(request: Request, config: ServerConfig, peerAddres
     host = url.slice(schemeEnd + 3, pathStart < 0 ? url.length : pathStart)
   }
   if (isTrustedProxy(config.trustProxy, peerAddress)) {
-    const forwardedProto = firstListValue(request.headers.get(Header.xForwardedProto))
-    const forwardedHost = firstListValue(request.headers.get(Header.xForwardedHost))
+    const forwardedProto = firstListValue(headers.get(Header.xForwardedProto))
+    const forwardedHost = firstListValue(headers.get(Header.xForwardedHost))
     if (forwardedProto === 'http' || forwardedProto === 'https') proto = forwardedProto
     if (forwardedHost && /^[A-Za-z0-9.\-:[\]]+$/.test(forwardedHost)) host = forwardedHost
   }

@@ -47,6 +47,24 @@ export function rendezvousHeaders(rendezvous: Rendezvous): Headers {
   return headers
 }
 
+/**
+ * The headers of a create's answer in one dialect: the common ones, `X-Max-Bytes` and the body's
+ * type fixed once; the new rendezvous's ETag, dates and `Location` set per answer.
+ */
+export function createdHeadersFor(maxBytes: number, contentType: string | null): (rendezvous: Rendezvous, location: string) => Headers {
+  const template = new Headers(COMMON)
+  template.set(Header.xMaxBytes, String(maxBytes))
+  if (contentType !== null) template.set(Header.contentType, contentType)
+  return (rendezvous, location) => {
+    const headers = new Headers(template)
+    headers.set(Header.etag, rendezvous.etag)
+    headers.set(Header.expires, httpDate(rendezvous.expiresAt))
+    headers.set(Header.lastModified, httpDate(rendezvous.lastModified))
+    headers.set(Header.location, location)
+    return headers
+  }
+}
+
 /** Formatted HTTP-dates by epoch second. Under load most responses name one of a few seconds. */
 const httpDates = new Map<number, string>()
 const MAX_CACHED_DATES = 1024

@@ -25,6 +25,10 @@ export const CreateResponse = Type.Object(
 )
 export type CreateResponse = Static<typeof CreateResponse>
 
+/** `201 Created` body of the MSC4108 create (contract section 10 C). */
+export const Msc4108CreateResponse = Type.Object({ url: Type.String({ pattern: '^https?://' }) }, { additionalProperties: false })
+export type Msc4108CreateResponse = Static<typeof Msc4108CreateResponse>
+
 /** Body of every 4xx/5xx answer: the Matrix error shape. */
 export const ErrorBody = Type.Object({
   // `M_…`, or a namespaced unstable code such as `IO_ELEMENT_MSC4388_CONCURRENT_WRITE`.

@@ -5,13 +5,14 @@
  * Element iOS.
  */
 
-import { Header, MSC3886_PATH } from '@rendezvous/protocol'
+import { MSC3886_PATH } from '@rendezvous/protocol'
 import type { AnyElysia } from 'elysia'
-import { rendezvousHeaders } from '../responses.ts'
+import { createdHeadersFor } from '../responses.ts'
 import { mount } from '../routing.ts'
 import { type DialectContext, createFromBody } from './shared.ts'
 
 export function msc3886Dialect(context: DialectContext) {
+  const createdHeaders = createdHeadersFor(context.config.maxBytes, null)
   return (app: AnyElysia) => {
     mount(app, context.guard, {
       path: MSC3886_PATH,
@@ -22,10 +23,7 @@ export function msc3886Dialect(context: DialectContext) {
           async handle(request, { server }) {
             const created = await createFromBody(context, request, server, 'msc3886')
             if (created instanceof Response) return created
-            const headers = rendezvousHeaders(created.rendezvous)
-            headers.set(Header.xMaxBytes, String(context.config.maxBytes))
-            headers.set(Header.location, created.url)
-            return new Response(null, { status: 201, headers })
+            return new Response(null, { status: 201, headers: createdHeaders(created.rendezvous, created.url) })
           },
         },
       },

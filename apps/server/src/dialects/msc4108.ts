@@ -4,13 +4,14 @@
  * (`MSC4108RendezvousSession`), matrix-rust-sdk / Element X, and Synapse's delegation.
  */
 
-import { Header, MSC4108_PATH } from '@rendezvous/protocol'
+import { MSC4108_PATH, type Msc4108CreateResponse } from '@rendezvous/protocol'
 import type { AnyElysia } from 'elysia'
-import { jsonResponse, rendezvousHeaders } from '../responses.ts'
+import { createdHeadersFor } from '../responses.ts'
 import { mount } from '../routing.ts'
 import { type DialectContext, createFromBody } from './shared.ts'
 
 export function msc4108Dialect(context: DialectContext) {
+  const createdHeaders = createdHeadersFor(context.config.maxBytes, 'application/json')
   return (app: AnyElysia) => {
     mount(app, context.guard, {
       path: MSC4108_PATH,
@@ -21,10 +22,8 @@ export function msc4108Dialect(context: DialectContext) {
           async handle(request, { server }) {
             const created = await createFromBody(context, request, server, 'msc4108')
             if (created instanceof Response) return created
-            const headers = rendezvousHeaders(created.rendezvous)
-            headers.set(Header.xMaxBytes, String(context.config.maxBytes))
-            headers.set(Header.location, created.url)
-            return jsonResponse(201, { url: created.url }, headers)
+            const body: Msc4108CreateResponse = { url: created.url }
+            return new Response(JSON.stringify(body), { status: 201, headers: createdHeaders(created.rendezvous, created.url) })
           },
         },
       },

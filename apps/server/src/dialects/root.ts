@@ -17,7 +17,7 @@ import { type Rendezvous, namesReplacedEtag, waitForChange } from '@rendezvous/s
 import type { AnyElysia } from 'elysia'
 import { readBodyWithin } from '../body.ts'
 import { contentTypeOf, payloadOf, tooLargeDetail } from '../payloads.ts'
-import { acceptedResponse, errorResponse, jsonResponse, noContentResponse, notModifiedResponse, payloadResponse, rendezvousHeaders } from '../responses.ts'
+import { acceptedResponse, createdHeadersFor, errorResponse, noContentResponse, notModifiedResponse, payloadResponse } from '../responses.ts'
 import { mount } from '../routing.ts'
 import { type DialectContext, createFromBody } from './shared.ts'
 
@@ -26,17 +26,16 @@ const ANY: EntityTagCondition = { kind: 'any' }
 export function rootDialect(context: DialectContext) {
   const { store, config, guard, metrics, bodyDeadlines, longPolls, shutdownSignal } = context
   const { maxBytes, prefix, maxWaitSeconds, maxWaiters } = config
+  const createdHeaders = createdHeadersFor(maxBytes, 'application/json')
 
   /** `POST /`: 200 JSON `{id, max_bytes, url}` and a `Location` relative to the POST URL. */
   async function create(request: Request, server: Parameters<typeof createFromBody>[2]): Promise<Response> {
     const created = await createFromBody(context, request, server, 'seed')
     if (created instanceof Response) return created
-    const { rendezvous, url } = created
-    const headers = rendezvousHeaders(rendezvous)
-    headers.set(Header.xMaxBytes, String(maxBytes))
-    headers.set(Header.location, `${locationBase(request.url)}${rendezvous.id}`)
+    const { rendezvous, url, requestUrl } = created
+    const headers = createdHeaders(rendezvous, `${locationBase(requestUrl)}${rendezvous.id}`)
     const body: CreateResponse = { id: rendezvous.id, max_bytes: maxBytes, url }
-    return jsonResponse(200, body, headers)
+    return new Response(JSON.stringify(body), { status: 200, headers })
   }
 
   async function read(request: Request, id: string): Promise<Response> {

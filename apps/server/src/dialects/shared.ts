@@ -30,6 +30,8 @@ export interface Created {
   readonly rendezvous: Rendezvous
   /** The absolute URL of the new rendezvous, as the client will reach it. */
   readonly url: string
+  /** The request's URL (reading `request.url` builds a new string each time). */
+  readonly requestUrl: string
 }
 
 /**
@@ -39,13 +41,15 @@ export interface Created {
  */
 export async function createFromBody(context: DialectContext, request: Request, server: Server, dialect: CreateDialect): Promise<Created | Response> {
   const { store, config, createGate, bodyDeadlines, metrics } = context
-  const denied = await createGate.check(request, dialect)
+  const gate = createGate.check(request, dialect)
+  const denied = gate instanceof Promise ? await gate : gate
   if (denied) return denied
   const contentType = contentTypeOf(request)
   if (contentType instanceof Response) return contentType
   // The peer only matters when it might be a trusted proxy.
   const peerAddress = config.trustProxy.kind === 'off' ? null : (server?.requestIP(request)?.address ?? null)
-  const base = publicBaseUrl(request, config, peerAddress)
+  const requestUrl = request.url
+  const base = publicBaseUrl(requestUrl, request.headers, config, peerAddress)
   if (base === null) return errorResponse('invalid_param', { detail: 'Missing Host header: cannot build the rendezvous URL' })
   const payload = payloadOf(await readBodyWithin(request, config.maxBytes, bodyDeadlines), config.maxBytes, () => metrics.refuse('body_timeout'))
   if (payload instanceof Response) return payload
@@ -54,5 +58,5 @@ export async function createFromBody(context: DialectContext, request: Request, 
     metrics.refuse('capacity')
     return errorResponse('server_full', { retryAfterMs: result.retryAfterMs })
   }
-  return { rendezvous: result.rendezvous, url: `${base}${config.prefix}${result.rendezvous.id}` }
+  return { rendezvous: result.rendezvous, url: `${base}${config.prefix}${result.rendezvous.id}`, requestUrl }
 }
