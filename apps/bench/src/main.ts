@@ -208,8 +208,8 @@ async function runHandshakeScenario(args: ParsedArgs, target: Target, config: Re
   Object.assign(config, roundOptions, { rounds, ceiling: withCeiling, handshakes, durationSeconds })
 
   const comparison = withCeiling ? await spawnComparison('null-rendezvous', comparisonCpu) : null
-  const ours = { recorder: new Recorder(), usage: NO_USAGE, p99s: [] as number[] }
-  const theirs = { recorder: new Recorder(), usage: NO_USAGE, p99s: [] as number[] }
+  const ours = { recorder: new Recorder(), usage: NO_USAGE, p99s: [] as number[], cpuPerHandshake: [] as number[] }
+  const theirs = { recorder: new Recorder(), usage: NO_USAGE, p99s: [] as number[], cpuPerHandshake: [] as number[] }
   try {
     for (let r = 0; r < rounds; r++) {
       for (const [side, server] of [[ours, target], ...(comparison ? [[theirs, comparison] as const] : [])] as const) {
@@ -218,9 +218,11 @@ async function runHandshakeScenario(args: ParsedArgs, target: Target, config: Re
         const stopProgress = progress(`handshake ${server === target ? 'ours' : 'null rendezvous'} round ${r + 1}/${rounds}`, roundRecorder, roundOptions.handshakes)
         await runHandshakes(server.urls, roundOptions, roundRecorder)
         stopProgress()
-        side.usage = addUsage(side.usage, stop())
+        const usage = stop()
+        side.usage = addUsage(side.usage, usage)
         const roundResult = roundRecorder.result()
         side.p99s.push(roundResult.latencyUs['handshake']?.p99 ?? 0)
+        side.cpuPerHandshake.push((usage.serverCpuSeconds * 1e6) / Math.max(1, roundResult.completed))
         side.recorder.merge(roundResult)
       }
     }
@@ -247,11 +249,19 @@ async function runHandshakeScenario(args: ParsedArgs, target: Target, config: Re
     const ceilingFigures = figuresOf(theirs, comparison)
     ceiling = { label: 'do-nothing rendezvous (null-rendezvous.ts)', result: theirs.recorder.result(), figures: ceilingFigures }
     figures['null rendezvous server cpu µs/handshake'] = ceilingFigures['server cpu µs/handshake']!
-    if (target.processes.length > 0) figures['cpu per handshake vs null rendezvous'] = round(figures['server cpu µs/handshake']! / ceilingFigures['server cpu µs/handshake']!)
+    if (target.processes.length > 0) {
+      figures['cpu per handshake vs null rendezvous'] = round(figures['server cpu µs/handshake']! / ceilingFigures['server cpu µs/handshake']!)
+      // Each round is paired with the comparison round right after it: drift on a shared machine
+      // hits both alike, and the median of the pairs shrugs off a slow spell.
+      figures['cpu per handshake vs null rendezvous, median of rounds'] = round(median(ours.cpuPerHandshake.map((c, i) => c / Math.max(1e-9, theirs.cpuPerHandshake[i]!))))
+    }
     figures['null rendezvous handshake p99 (ms), worst round'] = ceilingFigures['handshake p99 (ms), worst round']!
     figures['handshake p99 vs null rendezvous, worst round'] = round(Math.max(...ours.p99s.map((p, i) => p / Math.max(1, theirs.p99s[i]!))))
   }
-  config['roundP99Ms'] = { ours: ours.p99s.map((p) => round(p / 1000)), nullRendezvous: theirs.p99s.map((p) => round(p / 1000)) }
+  config['rounds detail'] = {
+    p99Ms: { ours: ours.p99s.map((p) => round(p / 1000)), nullRendezvous: theirs.p99s.map((p) => round(p / 1000)) },
+    cpuMicrosecondsPerHandshake: { ours: ours.cpuPerHandshake.map(round), nullRendezvous: theirs.cpuPerHandshake.map(round) },
+  }
   return { scenario: rate === null ? 'handshake' : `handshake at ${rate}/s`, config, machine, result: ours.recorder.result(), figures, ...(ceiling ? { ceiling } : {}) }
 }
 
@@ -316,6 +326,12 @@ async function runFillScenario(args: ParsedArgs, target: Target, config: Record<
 }
 
 // --- Helpers ---
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
 
 function warn(message: string | null): void {
   if (message) console.error(`\n${message}\n`)

@@ -30,6 +30,9 @@ export function parsePrefer(value: string): ReadonlyMap<string, string> {
  * the caller clamps them to its own maximum.
  */
 export function parsePreferWait(value: string): number | undefined {
+  // What long-polling clients send: `wait=N` alone, read without building the whole map.
+  const simple = SIMPLE_WAIT.exec(value)
+  if (simple) return Math.min(Number(simple[1]), 2_147_483_647)
   const wait = parsePrefer(value).get('wait')
   if (wait === undefined || !/^\d+$/.test(wait)) return undefined
   return Math.min(Number(wait), 2_147_483_647)
@@ -38,6 +41,7 @@ export function parsePreferWait(value: string): number | undefined {
 // --- Internal helpers ---
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+const SIMPLE_WAIT = /^\s*wait=(\d+)\s*$/i
 
 /** Splits on `separator` except inside a quoted-string. */
 function splitOutsideQuotes(text: string, separator: string): string[] {

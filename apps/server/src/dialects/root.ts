@@ -91,13 +91,14 @@ export function rootDialect(context: DialectContext) {
    */
   async function update(request: Request, id: string): Promise<Response> {
     if (!isRendezvousId(id)) return errorResponse('not_found')
-    const ifMatchHeader = request.headers.get(Header.ifMatch)
-    const ifMatch = ifMatchHeader === null ? ANY : parseCondition(ifMatchHeader, 'If-Match')
-    if (ifMatch instanceof Response) return ifMatch
     const contentType = contentTypeOf(request)
     if (contentType instanceof Response) return contentType
     const current = await store.get(id)
     if (!current) return errorResponse('not_found')
+    // Writing clients send back exactly the tag they were given: that needs no parsing.
+    const ifMatchHeader = request.headers.get(Header.ifMatch)
+    const ifMatch = ifMatchHeader === null ? ANY : ifMatchHeader === current.etag ? exactly(current.etag) : parseCondition(ifMatchHeader, 'If-Match')
+    if (ifMatch instanceof Response) return ifMatch
     // Fail the precondition before reading a body we would throw away (unless the write may be a
     // retry, which only its bytes can tell); the store checks again atomically when it writes.
     if (!conditionMatches(ifMatch, current.etag) && !namesReplacedEtag(ifMatch, current)) {
