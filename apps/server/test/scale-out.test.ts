@@ -248,6 +248,27 @@ describe.skipIf(!redis || redis.external)('Redis going away and coming back unde
   }, 60_000)
 })
 
+describe.skipIf(!redis || redis.external)('Redis that hangs', () => {
+  it('should answer 503 within seconds, not hang, while Redis accepts nothing, and recover when it thaws', async () => {
+    const prefix = redis!.uniquePrefix()
+    const server = await instance(prefix)
+    const created = await fetch(server.base, { method: 'POST', body: 'before the freeze' })
+    const { id } = (await created.json()) as { id: string }
+    redis!.pause()
+    try {
+      const started = performance.now()
+      const frozen = await fetch(`${server.base}${id}`, { signal: AbortSignal.timeout(10_000) })
+      expect(frozen.status).toBe(503)
+      expect(performance.now() - started).toBeLessThan(5000)
+    } finally {
+      redis!.resume()
+    }
+    for (let i = 0; i < 300 && (await fetch(`${server.origin}/ready`)).status !== 200; i++) await sleep(20)
+    expect(await (await fetch(`${server.base}${id}`)).text()).toBe('before the freeze')
+    server.child.kill('SIGKILL')
+  }, 30_000)
+})
+
 describe.skipIf(!redis)('RENDEZVOUS_WORKERS', () => {
   it('should run several workers on one port, restart one that dies, and stop them all on SIGTERM', async () => {
     const prefix = redis!.uniquePrefix()

@@ -42,6 +42,8 @@ export function isEntityTag(text: string): boolean {
 export function parseEntityTagCondition(value: string): ParsedCondition {
   const text = value.trim()
   if (text === '*') return { ok: true, condition: ANY }
+  // What clients send nearly always: one strong tag, read in one scan.
+  if (scanEntityTag(text, 0) === text.length && text.charCodeAt(0) === 0x22) return { ok: true, condition: { kind: 'tags', tags: [{ weak: false, opaque: text }] } }
   const tags: EntityTag[] = []
   let i = 0
   while (i < text.length) {

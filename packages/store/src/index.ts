@@ -31,4 +31,4 @@ export { MemoryStore, type MemoryStoreOptions } from './memory.ts'
 
 // --- Building blocks ---
 export { EtagIssuer, newRendezvousId } from './ids.ts'
-export { namesReplacedEtag, repeatsLastWrite, sameBytes } from './retry.ts'
+export { repeatsLastWrite } from './retry.ts'

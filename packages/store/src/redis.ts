@@ -7,7 +7,8 @@
  * process, fanned out to local listeners; a process tells its own listeners directly. When the
  * subscriber reconnects, every local listener is told to look again, so a notification lost in the
  * outage strands nobody. While Redis is unreachable every operation throws
- * `StoreUnavailableError` at once (or after `commandTimeoutMs` when Redis hangs), never later.
+ * `StoreUnavailableError` at once; when Redis hangs, within a second or two of the health check
+ * noticing.
  */
 
 import { Redis, type RedisOptions } from 'ioredis'
@@ -36,8 +37,12 @@ export interface RedisStoreOptions extends StoreLimits {
   readonly url: string
   /** Prefix of every key and of the change channel. @default 'rz:' */
   readonly prefix?: string
-  /** Longest wait for one command before the store reports itself unavailable. @default 2000 */
-  readonly commandTimeoutMs?: number
+  /**
+   * Longest Redis may take to answer a health check before the connection is dropped and opened
+   * again (failing the commands waiting on it, which become 503s). One check a second stands in
+   * for a timer per command. @default 2000
+   */
+  readonly healthTimeoutMs?: number
   /** How often expired ids are reclaimed from the bookkeeping, in milliseconds. @default 1000 */
   readonly reclaimIntervalMs?: number
   /** Told of connection trouble (the store recovers by itself); never given payloads or ids. */
@@ -61,6 +66,8 @@ interface Watched {
 }
 
 const RECORD_FIELDS = ['p', 't', 'e', 'v', 'm', 'x'] as const
+/** How often the store checks that Redis still answers. */
+const HEALTH_INTERVAL_MS = 1000
 /** Longest a call made before the first connection is up waits for it. */
 const FIRST_CONNECTION_WAIT_MS = 2000
 /** When an expiry timer fires but Redis still has the record (clocks a little apart), look again this much later. */
@@ -79,6 +86,7 @@ export class RedisStore implements RendezvousStore {
   readonly #subscriber: Redis
   readonly #watched = new Map<string, Watched>()
   readonly #reclaimTimer: ReturnType<typeof setInterval>
+  readonly #healthTimer: ReturnType<typeof setInterval>
   #subscriberCount = 0
   #subscriberWasReady = false
   #connectedOnce = false
@@ -92,11 +100,10 @@ export class RedisStore implements RendezvousStore {
     this.#channel = `${this.#prefix}changes`
     const report = options.onConnectionEvent ?? (() => {})
     const connection: RedisOptions = {
-      // Fail at once while disconnected (503 now, not a request hung until its client gives up)...
+      // Fail at once while disconnected: 503 now, not a request hung until its client gives up.
+      // (A Redis that accepts commands and never answers is caught by the health check.)
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      // ...and when Redis accepts a command but never answers.
-      commandTimeout: options.commandTimeoutMs ?? 2000,
       connectTimeout: 2000,
       // Reconnect for ever, backing off to one attempt a second: an outage must end by itself.
       retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
@@ -119,7 +126,7 @@ export class RedisStore implements RendezvousStore {
     })
 
     // The subscriber may queue its SUBSCRIBE until connected, and never times out: it only listens.
-    this.#subscriber = new Redis(options.url, { ...connection, enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, enableAutoPipelining: false })
+    this.#subscriber = new Redis(options.url, { ...connection, enableOfflineQueue: true, maxRetriesPerRequest: null, enableAutoPipelining: false })
     this.#subscriber.on('error', (error: Error) => report('error', `redis subscriber: ${error.message}`))
     this.#subscriber.on('message', (_channel: string, message: string) => this.#onMessage(message))
     // Connection lost: every waiter looks again now. If Redis itself is gone the reads fail and the
@@ -141,6 +148,24 @@ export class RedisStore implements RendezvousStore {
       if (this.available()) this.stats().catch(() => {})
     }, options.reclaimIntervalMs ?? 1000)
     ;(this.#reclaimTimer as { unref?: () => void }).unref?.()
+
+    const healthTimeoutMs = options.healthTimeoutMs ?? 2000
+    let checking = false
+    this.#healthTimer = setInterval(() => {
+      if (checking || this.#client.status !== 'ready') return
+      checking = true
+      const hung = setTimeout(() => {
+        report('error', `redis: no answer to PING within ${healthTimeoutMs} ms; reconnecting`)
+        this.#client.disconnect(true)
+      }, healthTimeoutMs)
+      this.#client.ping().then(
+        () => clearTimeout(hung),
+        () => clearTimeout(hung),
+      ).finally(() => {
+        checking = false
+      })
+    }, HEALTH_INTERVAL_MS)
+    ;(this.#healthTimer as { unref?: () => void }).unref?.()
   }
 
   async create(write: Write): Promise<CreateResult> {
@@ -255,6 +280,7 @@ export class RedisStore implements RendezvousStore {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#reclaimTimer)
+    clearInterval(this.#healthTimer)
     for (const watched of this.#watched.values()) clearTimeout(watched.timer)
     this.#watched.clear()
     this.#client.disconnect()

@@ -13,7 +13,7 @@ import {
   parseEntityTagCondition,
   parsePreferWait,
 } from '@rendezvous/protocol'
-import { type Rendezvous, namesReplacedEtag, waitForChange } from '@rendezvous/store'
+import { type Rendezvous, waitForChange } from '@rendezvous/store'
 import type { AnyElysia } from 'elysia'
 import { readBodyWithin } from '../body.ts'
 import { contentTypeOf, payloadOf, tooLargeDetail } from '../payloads.ts'
@@ -87,27 +87,21 @@ export function rootDialect(context: DialectContext) {
 
   /**
    * `PUT /<id>`: compare-and-swap on `If-Match` (absent means `*`). A retry of the write that is
-   * already current (its answer was lost) is accepted as done; see `repeatsLastWrite`.
+   * already current (its answer was lost) is accepted as done; see `repeatsLastWrite`. The store
+   * decides in one atomic step, so a write costs one trip to a shared store, not two.
    */
   async function update(request: Request, id: string): Promise<Response> {
     if (!isRendezvousId(id)) return errorResponse('not_found')
     const contentType = contentTypeOf(request)
     if (contentType instanceof Response) return contentType
-    const current = await store.get(id)
-    if (!current) return errorResponse('not_found')
-    // Writing clients send back exactly the tag they were given: that needs no parsing.
     const ifMatchHeader = request.headers.get(Header.ifMatch)
-    const ifMatch = ifMatchHeader === null ? ANY : ifMatchHeader === current.etag ? exactly(current.etag) : parseCondition(ifMatchHeader, 'If-Match')
+    const ifMatch = ifMatchHeader === null ? ANY : parseCondition(ifMatchHeader, 'If-Match')
     if (ifMatch instanceof Response) return ifMatch
-    // Fail the precondition before reading a body we would throw away (unless the write may be a
-    // retry, which only its bytes can tell); the store checks again atomically when it writes.
-    if (!conditionMatches(ifMatch, current.etag) && !namesReplacedEtag(ifMatch, current)) {
-      return errorResponse('precondition_failed', { rendezvous: current })
-    }
     const payload = payloadOf(await readBodyWithin(request, maxBytes, bodyDeadlines), maxBytes, () => metrics.refuse('body_timeout'))
     if (payload instanceof Response) {
       if (payload.status !== 413) return payload
-      return errorResponse('too_large', { rendezvous: (await store.get(id)) ?? current, detail: tooLargeDetail(maxBytes) })
+      const current = await store.get(id)
+      return current ? errorResponse('too_large', { rendezvous: current, detail: tooLargeDetail(maxBytes) }) : errorResponse('not_found')
     }
     const result = await store.update(id, { payload, contentType, ifMatch })
     if (result.ok) return acceptedResponse(result.rendezvous)

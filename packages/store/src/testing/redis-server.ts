@@ -21,6 +21,10 @@ export interface TestRedis {
   stop(): Promise<void>
   /** Starts it again on the same port: empty, or with what it had when `persistent`. */
   start(): Promise<void>
+  /** Freezes the server (SIGSTOP): connections stay open and nothing answers. */
+  pause(): void
+  /** Thaws a paused server (SIGCONT). */
+  resume(): void
   /** Stops it for good. */
   close(): Promise<void>
 }
@@ -55,7 +59,10 @@ export async function startTestRedis(what: string, options: TestRedisOptions = {
     const fail = async () => {
       throw new Error('REDIS_URL names a Redis these tests do not own: they will not stop it')
     }
-    return { url: external, external: true, uniquePrefix, stop: fail, start: fail, close: async () => {} }
+    const refuse = () => {
+      throw new Error('REDIS_URL names a Redis these tests do not own: they will not pause it')
+    }
+    return { url: external, external: true, uniquePrefix, stop: fail, start: fail, pause: refuse, resume: refuse, close: async () => {} }
   }
   const binary = redisServerBinary()
   if (binary === null) {
@@ -79,11 +86,15 @@ export async function startTestRedis(what: string, options: TestRedisOptions = {
     await exited
   }
   await start()
+  const signal = (name: NodeJS.Signals) => () => {
+    if (child?.exitCode === null) child.kill(name)
+  }
   const close = async () => {
+    signal('SIGCONT')()
     await stop()
     if (directory) rmSync(directory, { recursive: true, force: true })
   }
-  return { url: `redis://127.0.0.1:${port}`, external: false, uniquePrefix, stop, start, close }
+  return { url: `redis://127.0.0.1:${port}`, external: false, uniquePrefix, stop, start, pause: signal('SIGSTOP'), resume: signal('SIGCONT'), close }
 }
 
 function freePort(): Promise<number> {
