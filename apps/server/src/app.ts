@@ -14,6 +14,7 @@ import { BodyDeadlines } from './body.ts'
 import type { ServerConfig } from './config.ts'
 import { CreateGate, type TokenVerifier } from './create-auth.ts'
 import { demoAssets } from './demo.ts'
+import { INFO_PATH, PROBE_PATH, infoResponse, probeResponse, serverInfo } from './diagnostics.ts'
 import { msc3886Dialect } from './dialects/msc3886.ts'
 import { msc4108Dialect } from './dialects/msc4108.ts'
 import { msc4388Dialect } from './dialects/msc4388.ts'
@@ -116,6 +117,10 @@ export function createApp({ store, config, logger = stderrLogger, shutdownSignal
       const body = metrics.render(gauges, process.memoryUsage())
       return guard.finish(new Response(body, { headers: { [Header.contentType]: 'text/plain; version=0.0.4; charset=utf-8', [Header.cacheControl]: 'no-store' } }))
     })
+
+  const info = serverInfo(config, store.name)
+  mount(app, guard, { path: `${config.prefix}${INFO_PATH}`, label: `/${INFO_PATH}`, methods: { GET: { limiter: 'general', handle: () => infoResponse(info) } } })
+  mount(app, guard, { path: `${config.prefix}${PROBE_PATH}`, label: `/${PROBE_PATH}`, methods: { GET: { limiter: 'general', handle: () => probeResponse() } } })
 
   if (config.demo) {
     const demo = demoAssets()

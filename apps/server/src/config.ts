@@ -177,7 +177,12 @@ function conflictBetweenSettings(config: ServerConfig, nameOf: (key: keyof Serve
 
 /** The `--help` text: one line per setting with its flag, variable and default. */
 export function helpText(): string {
-  const lines = ['Usage: bun run server [options]', '', 'Options (flags win over environment variables):']
+  const lines = [
+    'Usage: rendezvous [options]              (from source: bun run server [options])',
+    '       rendezvous doctor <public URL>    check a deployment from outside (doctor --help)',
+    '',
+    'Options (flags win over environment variables):',
+  ]
   for (const s of SETTINGS) {
     lines.push(`  ${`${s.flag} <value>`.padEnd(26)} ${s.env.padEnd(28)} ${s.help} (default: ${s.default === '' ? 'none' : s.default})`)
   }

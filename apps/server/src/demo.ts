@@ -4,8 +4,9 @@
  * production server has no pages.
  */
 
-import { readFileSync } from 'node:fs'
 import qrcode from 'qrcode-generator'
+import pagePath from './demo/index.html' with { type: 'file' }
+import scriptPath from './demo/demo.js' with { type: 'file' }
 
 /** The page may run only its own script, and may talk to any rendezvous server. */
 const DEMO_CSP = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self'; connect-src *; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -18,9 +19,11 @@ export interface DemoAssets {
   qr(request: Request): Response
 }
 
+/** The page and its script, served from files embedded in the single executable or beside this one. */
 export function demoAssets(): DemoAssets {
-  const html = readFileSync(new URL('./demo/index.html', import.meta.url), 'utf8')
-  const js = readFileSync(new URL('./demo/demo.js', import.meta.url), 'utf8')
+  // `with { type: 'file' }` gives a path; bun-types calls every .html import an HTML bundle.
+  const html = Bun.file(pagePath as unknown as string)
+  const js = Bun.file(scriptPath)
   const headers = (contentType: string) => ({
     'content-type': contentType,
     'content-security-policy': DEMO_CSP,

@@ -14,6 +14,12 @@ import { WORKER_INDEX_ENV, supervise } from './supervisor.ts'
 /** How often buffered log lines reach stderr. */
 const LOG_FLUSH_MS = 100
 
+// `rendezvous doctor <url>` checks a deployment from outside instead of serving.
+if (process.argv[2] === 'doctor') {
+  const { runDoctor } = await import('./doctor/main.ts')
+  process.exit(await runDoctor(process.argv.slice(3)))
+}
+
 const loaded = loadConfig(process.env, process.argv.slice(2))
 if (loaded.kind === 'help') {
   console.log(loaded.text)

@@ -34,7 +34,7 @@ const COMMON = new Headers({
 })
 
 /** A fresh copy of the headers every response carries, to add to. */
-function commonHeaders(): Headers {
+export function commonHeaders(): Headers {
   return new Headers(COMMON)
 }
 

@@ -21,7 +21,7 @@ export {
 export { parsePrefer, parsePreferWait } from './prefer.ts'
 
 // --- Bodies and errors ---
-export { CreateResponse, ErrorBody, HealthResponse, Msc4108CreateResponse, RENDEZVOUS_ID_PATTERN, isRendezvousId } from './schemas.ts'
+export { CreateResponse, ErrorBody, HealthResponse, Msc4108CreateResponse, RENDEZVOUS_ID_PATTERN, ServerInfo, isRendezvousId } from './schemas.ts'
 export {
   MSC3886_PATH,
   MSC4108_PATH,

@@ -39,6 +39,28 @@ export const ErrorBody = Type.Object({
 })
 export type ErrorBody = Static<typeof ErrorBody>
 
+/**
+ * `GET <prefix>_rendezvous/info`: what the server is and the settings a client or the doctor
+ * needs to know. No secrets: no addresses, tokens or store URLs.
+ */
+export const ServerInfo = Type.Object(
+  {
+    server: Type.Literal('rendezvous'),
+    version: Type.String(),
+    prefix: Type.String(),
+    max_bytes: Type.Integer({ minimum: 0 }),
+    max_wait_seconds: Type.Integer({ minimum: 0 }),
+    ttl_seconds: Type.Integer({ minimum: 1 }),
+    store: Type.Union([Type.Literal('memory'), Type.Literal('redis')]),
+    create_auth: Type.Union([Type.Literal('off'), Type.Literal('file'), Type.Literal('homeserver')]),
+    create_auth_open: Type.Array(Type.String()),
+    trust_proxy: Type.Union([Type.Literal('off'), Type.Literal('hops'), Type.Literal('addresses')]),
+    public_base_url: Type.Union([Type.String(), Type.Null()]),
+  },
+  { additionalProperties: false },
+)
+export type ServerInfo = Static<typeof ServerInfo>
+
 /** Body of `GET /health` and `GET /ready`. */
 export const HealthResponse = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('ready'), Type.Literal('draining'), Type.Literal('store_unavailable')]),
