@@ -153,7 +153,7 @@ export class MemoryStore implements RendezvousStore {
     }
     this.#records.set(id, rendezvous)
     this.#payloadBytes += growth
-    this.#notify(id, 'updated')
+    this.#notify(id, 'updated', rendezvous)
     return { ok: true, rendezvous, retried: false }
   }
 
@@ -171,7 +171,7 @@ export class MemoryStore implements RendezvousStore {
       this.#listeners.set(id, listeners)
     }
     // A wrapper makes each subscription distinct, so the same function can subscribe twice.
-    const subscription: ChangeListener = (change) => listener(change)
+    const subscription: ChangeListener = (change, current) => listener(change, current)
     listeners.add(subscription)
     this.#subscriberCount++
     let active = true
@@ -270,11 +270,11 @@ export class MemoryStore implements RendezvousStore {
     this.#deletedInQueue = 0
   }
 
-  #notify(id: string, change: Change): void {
+  #notify(id: string, change: Change, current?: Rendezvous): void {
     const listeners = this.#listeners.get(id)
     if (!listeners) return
     // Copy first: a listener typically unsubscribes itself while we iterate.
-    for (const listener of [...listeners]) listener(change)
+    for (const listener of [...listeners]) listener(change, current)
   }
 
   /** When capacity is likely to free up: the oldest rendezvous's expiry. */

@@ -250,7 +250,7 @@ export class RedisStore implements RendezvousStore {
       this.#watchExpiry(id, watched)
     }
     // A wrapper makes each subscription distinct, so the same function can subscribe twice.
-    const subscription: ChangeListener = (change) => listener(change)
+    const subscription: ChangeListener = (change, current) => listener(change, current)
     watched.listeners.add(subscription)
     this.#subscriberCount++
     let active = true
@@ -325,8 +325,7 @@ export class RedisStore implements RendezvousStore {
 
   /** The record an applied update left (the script answered `{'ok', now, previous, expiresAt}`), after telling local listeners. */
   #applied(id: string, write: ConditionalWrite, etag: string, reply: Buffer[]): Rendezvous {
-    this.#notify(id, 'updated')
-    return {
+    const rendezvous: Rendezvous = {
       id,
       payload: write.payload,
       contentType: write.contentType,
@@ -335,6 +334,8 @@ export class RedisStore implements RendezvousStore {
       lastModified: Number(text(reply[1])),
       expiresAt: Number(text(reply[3])),
     }
+    this.#notify(id, 'updated', rendezvous)
+    return rendezvous
   }
 
   /**
@@ -359,11 +360,11 @@ export class RedisStore implements RendezvousStore {
     this.#notify(id, kind === 'd' ? 'deleted' : 'updated')
   }
 
-  #notify(id: string, change: Change): void {
+  #notify(id: string, change: Change, current?: Rendezvous): void {
     const watched = this.#watched.get(id)
     if (!watched) return
     // Copy first: a listener typically unsubscribes itself while we iterate.
-    for (const listener of [...watched.listeners]) listener(change)
+    for (const listener of [...watched.listeners]) listener(change, current)
   }
 
   /**

@@ -73,8 +73,12 @@ export type TransactionResult =
 /** What happened to a rendezvous someone subscribed to. `deleted` and `expired` are final. */
 export type Change = 'updated' | 'deleted' | 'expired'
 
-/** Called synchronously after the change is applied. Must not throw. */
-export type ChangeListener = (change: Change) => void
+/**
+ * Called synchronously after the change is applied. Must not throw. With `updated`, `current` is
+ * the new state when the store has it at hand (a write made by this process), so a waiter need not
+ * read it back; absent, the listener reads.
+ */
+export type ChangeListener = (change: Change, current?: Rendezvous) => void
 
 export type Unsubscribe = () => void
 

@@ -65,21 +65,24 @@ export function waitForChange(
       release()
       reject(error)
     }
-    /** Reads the current state; settles when it is gone or has moved on. */
-    const readAndDecide = async (): Promise<Rendezvous | undefined> => {
-      const current = await store.get(id)
+    /** Settles when `current` is gone or has moved on; else hands it back. */
+    const decide = (current: Rendezvous | null): Rendezvous | undefined => {
       if (settled) return undefined
       if (!current) return void settle({ kind: 'gone' })
       if (!conditionMatches(known, current.etag)) return void settle({ kind: 'changed', rendezvous: current })
       return current
     }
+    /** Reads the current state and decides on it. */
+    const readAndDecide = async (): Promise<Rendezvous | undefined> => decide(await store.get(id))
     const onAbort = () => settle({ kind: 'aborted' })
 
     // Subscribe first, read second: nothing written in between can slip past.
-    const unsubscribe = store.subscribe(id, (change) => {
-      // A notification is only a hint to look again: it may be spurious or already outdated.
-      if (change === 'updated') readAndDecide().catch(fail)
-      else settle({ kind: 'gone' })
+    const unsubscribe = store.subscribe(id, (change, current) => {
+      if (change !== 'updated') return settle({ kind: 'gone' })
+      // A write of this process comes with its result; any other notification is only a hint to
+      // look again (it may be spurious or already outdated).
+      if (current) decide(current)
+      else readAndDecide().catch(fail)
     })
     if (signals.some((s) => s.aborted)) return settle({ kind: 'aborted' })
     for (const s of signals) s.addEventListener('abort', onAbort, { once: true })
