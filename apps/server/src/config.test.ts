@@ -166,3 +166,16 @@ describe('loadConfig', () => {
     }
   })
 })
+
+describe('the README', () => {
+  // The configuration table is what operators read: every setting must be in it, with its default.
+  it('should list every setting with its variable, flag and default', async () => {
+    const readme = await Bun.file(new URL('../../../README.md', import.meta.url)).text()
+    for (const setting of SETTINGS) {
+      const row = readme.split('\n').find((line) => line.startsWith(`| \`${setting.env}\` |`))
+      expect(row, setting.env).toBeDefined()
+      expect(row).toContain(`\`${setting.flag}\``)
+      if (setting.default !== '') expect(row, setting.env).toContain(`\`${setting.default}\``)
+    }
+  })
+})

@@ -112,7 +112,7 @@ export const SETTINGS: readonly AnySetting[] = [
   { key: 'maxTotalBytes', env: 'RENDEZVOUS_MAX_TOTAL_BYTES', flag: '--max-total-bytes', default: String(DEFAULT_MAX_TOTAL_BYTES), help: 'payload bytes held at once', parse: integer(0, Number.MAX_SAFE_INTEGER) },
   { key: 'maxWaitSeconds', env: 'RENDEZVOUS_MAX_WAIT_SECONDS', flag: '--max-wait', default: String(DEFAULT_MAX_WAIT_SECONDS), help: 'longest long-poll wait in seconds', parse: integer(0, 240) },
   { key: 'maxWaiters', env: 'RENDEZVOUS_MAX_WAITERS', flag: '--max-waiters', default: String(DEFAULT_MAX_WAITERS), help: 'long-poll requests held at once', parse: integer(0, 10_000_000) },
-  { key: 'trustProxy', env: 'RENDEZVOUS_TRUST_PROXY', flag: '--trust-proxy', default: 'off', help: 'trust X-Forwarded-* from: off, a hop count, or comma-separated proxy addresses', parse: trustProxy },
+  { key: 'trustProxy', env: 'RENDEZVOUS_TRUST_PROXY', flag: '--trust-proxy', default: 'off', help: 'trust X-Forwarded-* from: off, a hop count, or comma-separated proxy addresses or ranges (10.0.0.0/8)', parse: trustProxy },
   { key: 'rateLimit', env: 'RENDEZVOUS_RATE_LIMIT', flag: '--rate-limit', default: '6000/60', help: 'requests per client address other than creation, as <requests>/<seconds> or off', parse: rateLimit },
   { key: 'createRateLimit', env: 'RENDEZVOUS_CREATE_RATE_LIMIT', flag: '--create-rate-limit', default: '300/300', help: 'creations per client address, as <requests>/<seconds> or off', parse: rateLimit },
   { key: 'bodyTimeoutSeconds', env: 'RENDEZVOUS_BODY_TIMEOUT_SECONDS', flag: '--body-timeout', default: '10', help: 'seconds a request body may take to arrive', parse: integer(1, 3600) },
@@ -184,9 +184,9 @@ export function helpText(): string {
     'Options (flags win over environment variables):',
   ]
   for (const s of SETTINGS) {
-    lines.push(`  ${`${s.flag} <value>`.padEnd(26)} ${s.env.padEnd(28)} ${s.help} (default: ${s.default === '' ? 'none' : s.default})`)
+    lines.push(`  ${`${s.flag} <value>`.padEnd(28)} ${s.env.padEnd(34)} ${s.help} (default: ${s.default === '' ? 'none' : s.default})`)
   }
-  lines.push(`  ${'--help'.padEnd(26)} ${''.padEnd(28)} print this help`)
+  lines.push(`  ${'--help'.padEnd(28)} ${''.padEnd(34)} print this help`)
   return lines.join('\n')
 }
 
