@@ -37,6 +37,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'client-workers', value: 'N', default: '1', help: 'spread the client over N processes (the bench and N-1 children), for machines with cores to spare', scenarios: ['ops'] },
   { name: 'op', value: 'NAME', default: 'get-304', help: 'operation for ops: create, get, get-304, put, delete', scenarios: ['ops'] },
   { name: 'ceiling', value: null, default: '', help: 'also run the same load against a comparison server and report the ratio of CPU per request: ops against a bare Bun.serve, handshake and hold against the do-nothing rendezvous', scenarios: ['ops', 'handshake', 'hold'] },
+  { name: 'minimal', value: null, default: '', help: 'also run the same load against a minimal Elysia app with our headers and none of our guarantees (minimal-elysia.ts)', scenarios: ['ops'] },
   { name: 'waiters', value: 'W', default: '1000', help: 'long-polls held at once', scenarios: ['hold'] },
   { name: 'hold', value: 'S', default: '2', help: 'seconds all waiters are held before the writes', scenarios: ['hold'] },
   { name: 'writers', value: 'N', default: '64', help: 'concurrent writers (and creators)', scenarios: ['hold'] },

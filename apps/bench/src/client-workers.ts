@@ -10,8 +10,8 @@ import { type Operation, type PreparedOps, prepareOps } from './scenarios/ops.ts
 
 /** What a worker needs to know, passed in its environment. */
 export interface ClientWorkerSpec {
-  readonly urls: readonly string[]
-  readonly comparisonUrl: string | null
+  /** Every server of the run, by name: ours and the comparisons (`comparison`: nothing to prepare). */
+  readonly sides: readonly { readonly name: string; readonly urls: readonly string[]; readonly comparison: boolean }[]
   readonly operation: Operation
   readonly connections: number
   readonly payloadBytes: number
@@ -57,8 +57,8 @@ export class ClientWorkers {
     return new ClientWorkers(children, lines)
   }
 
-  /** Has every worker run `seconds` of closed loop against `which` at the same time as the caller. */
-  async round(which: 'ours' | 'comparison', seconds: number): Promise<ClientRound[]> {
+  /** Has every worker run `seconds` of closed loop against the server named `which`, with the caller. */
+  async round(which: string, seconds: number): Promise<ClientRound[]> {
     for (const child of this.#children) {
       child.stdin.write(`${which} ${seconds}\n`)
       child.stdin.flush()
@@ -86,21 +86,21 @@ export async function runClientWorker(): Promise<void> {
   const spec = JSON.parse(process.env[SPEC_ENV] ?? 'null') as ClientWorkerSpec | null
   if (!spec) throw new Error(`${CLIENT_WORKER_COMMAND} is started by the bench itself`)
   const options = { operation: spec.operation, connections: spec.connections, payloadBytes: spec.payloadBytes }
-  const ours = await prepareOps(spec.urls.map((u) => new URL(u)), { ...options, ceiling: false })
-  const comparison: PreparedOps | null = spec.comparisonUrl ? await prepareOps([new URL(spec.comparisonUrl)], { ...options, ceiling: true }) : null
+  const prepared = new Map<string, PreparedOps>()
+  for (const side of spec.sides) prepared.set(side.name, await prepareOps(side.urls.map((u) => new URL(u)), { ...options, ceiling: side.comparison }))
   process.stdout.write('ready\n')
   for await (const line of readLinesOf(Bun.stdin.stream())) {
-    const [which, seconds] = line.split(' ')
+    const space = line.lastIndexOf(' ')
+    const which = space < 0 ? line : line.slice(0, space)
     if (which === 'exit') break
     const recorder = new Recorder()
     const cpu = process.cpuUsage()
-    const ran = await (which === 'ours' ? ours : comparison!).measure(Number(seconds), recorder)
+    const ran = await prepared.get(which)!.measure(Number(line.slice(space + 1)), recorder)
     const used = process.cpuUsage(cpu)
     const round: ClientRound = { seconds: ran, cpuSeconds: (used.user + used.system) / 1e6, result: recorder.result() }
     process.stdout.write(`${JSON.stringify(round)}\n`)
   }
-  ours.close()
-  comparison?.close()
+  for (const ops of prepared.values()) ops.close()
 }
 
 function readLines(stream: ReadableStream<Uint8Array>): AsyncIterator<string> {

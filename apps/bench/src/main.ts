@@ -19,7 +19,7 @@ import { type BenchReport, compareReports, htmlReport, summaryTable } from './re
 import { runFill } from './scenarios/fill.ts'
 import { runHandshakes } from './scenarios/handshake.ts'
 import { runHold } from './scenarios/hold.ts'
-import { OPERATIONS, type Operation, prepareOps } from './scenarios/ops.ts'
+import { OPERATIONS, type Operation, type PreparedOps, prepareOps } from './scenarios/ops.ts'
 import { type Target, existingTarget, openFilesLimit, spawnComparison, spawnServer } from './target.ts'
 import { wrkCheck } from './wrk-check.ts'
 
@@ -109,74 +109,82 @@ async function runOps(args: ParsedArgs, target: Target, config: Record<string, u
   checkOpenFiles(connections)
   const durationSeconds = intOption(args, 'duration', 5, 1)
   const withCeiling = args.switches.has('ceiling')
-  const rounds = intOption(args, 'rounds', withCeiling ? 5 : 1, 1)
+  const withMinimal = args.switches.has('minimal')
+  const rounds = intOption(args, 'rounds', withCeiling || withMinimal ? 5 : 1, 1)
   const share = Math.max(1, Math.floor(connections / clientProcesses))
   const options = { operation: operation as Operation, connections: share, payloadBytes }
-  Object.assign(config, { operation, connections, clientProcesses, durationSeconds, ceiling: withCeiling, rounds })
+  Object.assign(config, { operation, connections, clientProcesses, durationSeconds, ceiling: withCeiling, minimal: withMinimal, rounds })
 
-  const ours = await prepareOps(target.urls, { ...options, ceiling: false })
-  const comparison = withCeiling ? await spawnComparison('bare', comparisonCpu) : null
-  const recorder = new Recorder()
-  const ceilingRecorder = new Recorder()
-  let oursSeconds = 0
-  let ceilingSeconds = 0
-  let oursUsage: Usage = NO_USAGE
-  let ceilingUsage: Usage = NO_USAGE
+  /** Our server and each comparison, measured in turn in every round. */
+  interface Side {
+    readonly name: string
+    readonly server: Target
+    readonly ops: PreparedOps
+    readonly recorder: Recorder
+    seconds: number
+    usage: Usage
+  }
+  const sides: Side[] = []
+  const comparisons: Target[] = []
   let workers: ClientWorkers | null = null
   try {
-    const theirs = comparison ? await prepareOps([comparison.url], { ...options, ceiling: true }) : null
+    sides.push({ name: 'ours', server: target, ops: await prepareOps(target.urls, { ...options, ceiling: false }), recorder: new Recorder(), seconds: 0, usage: NO_USAGE })
+    for (const [name, kind, wanted] of [['ceiling', 'bare', withCeiling], ['minimal elysia', 'minimal-elysia', withMinimal]] as const) {
+      if (!wanted) continue
+      const server = await spawnComparison(kind, comparisonCpu)
+      comparisons.push(server)
+      // The bare ceiling has no rendezvous to prepare; the minimal Elysia app does.
+      sides.push({ name, server, ops: await prepareOps([server.url], { ...options, ceiling: kind === 'bare' }), recorder: new Recorder(), seconds: 0, usage: NO_USAGE })
+    }
     if (clientProcesses > 1) {
       workers = await ClientWorkers.start(
         clientProcesses - 1,
-        { urls: target.urls.map((u) => u.href), comparisonUrl: comparison?.url.href ?? null, operation: options.operation, connections: share, payloadBytes },
+        { operation: options.operation, connections: share, payloadBytes, sides: sides.map((side) => ({ name: side.name, urls: side.server.urls.map((u) => u.href), comparison: side.name === 'ceiling' })) },
         import.meta.filename,
         null,
       )
     }
-    /** One round against one server: the client (and its workers) run the loop while the server's cost is read. */
-    const measureRound = async (which: 'ours' | 'comparison', prepared: typeof ours, into: Recorder, server: Target) => {
-      const stop = startUsage(server)
-      const [ran, workerRounds] = await Promise.all([prepared.measure(durationSeconds / rounds, into), workers?.round(which, durationSeconds / rounds) ?? Promise.resolve([])])
-      for (const workerRound of workerRounds) into.merge(workerRound.result)
-      return { ran, usage: stop(workerRounds.reduce((sum, r) => sum + r.cpuSeconds, 0)) }
-    }
-    // Alternate short rounds: a slow spell on a shared machine then hits both servers alike.
+    // Alternate short rounds: a slow spell on a shared machine then hits every server alike.
     await withProgress(`ops ${operation}`, async () => {
       for (let r = 0; r < rounds; r++) {
-        const mine = await measureRound('ours', ours, recorder, target)
-        oursSeconds += mine.ran
-        oursUsage = addUsage(oursUsage, mine.usage)
-        if (theirs && comparison) {
-          const bare = await measureRound('comparison', theirs, ceilingRecorder, comparison)
-          ceilingSeconds += bare.ran
-          ceilingUsage = addUsage(ceilingUsage, bare.usage)
+        for (const side of sides) {
+          const stop = startUsage(side.server)
+          const [ran, workerRounds] = await Promise.all([side.ops.measure(durationSeconds / rounds, side.recorder), workers?.round(side.name, durationSeconds / rounds) ?? Promise.resolve([])])
+          for (const workerRound of workerRounds) side.recorder.merge(workerRound.result)
+          side.seconds += ran
+          side.usage = addUsage(side.usage, stop(workerRounds.reduce((sum, w) => sum + w.cpuSeconds, 0)))
         }
       }
     })
-    ours.close()
-    theirs?.close()
   } finally {
+    for (const side of sides) side.ops.close()
     await workers?.close()
-    await comparison?.stop()
+    for (const server of comparisons) await server.stop()
   }
-  const result = recorder.result()
-  const rate = result.completed / oursSeconds
+  const [ours, ...others] = sides as [Side, ...Side[]]
+  const result = ours.recorder.result()
+  const rate = result.completed / ours.seconds
   const figures: Figures = { 'requests/s': round(rate), requests: result.completed, errors: result.errorCount }
-  if (target.processes.length > 0) Object.assign(figures, usageFigures(oursUsage, result.completed, 'request', clientProcesses))
-  warn(saturationWarning(oursUsage, 'our server', clientProcesses))
+  if (target.processes.length > 0) Object.assign(figures, usageFigures(ours.usage, result.completed, 'request', clientProcesses))
+  warn(saturationWarning(ours.usage, 'our server', clientProcesses))
   let ceiling: BenchReport['ceiling']
-  if (comparison) {
-    const ceilingResult = ceilingRecorder.result()
-    const ceilingRate = ceilingResult.completed / ceilingSeconds
-    const ceilingFigures: Figures = { 'requests/s': round(ceilingRate), ...usageFigures(ceilingUsage, ceilingResult.completed, 'request', clientProcesses) }
-    ceiling = { result: ceilingResult, figures: ceilingFigures }
-    figures['ceiling requests/s'] = round(ceilingRate)
-    figures['ceiling server cpu µs/request'] = ceilingFigures['server cpu µs/request']!
-    if (target.processes.length > 0) {
-      figures['fraction of ceiling (cpu per request)'] = round(ceilingFigures['server cpu µs/request']! / figures['server cpu µs/request']!)
+  const cpuOf = (side: Side) => (side.usage.serverCpuSeconds * 1e6) / Math.max(1, side.recorder.completed)
+  const bare = others.find((side) => side.name === 'ceiling')
+  for (const side of others) {
+    const sideResult = side.recorder.result()
+    const sideRate = sideResult.completed / side.seconds
+    figures[`${side.name} requests/s`] = round(sideRate)
+    figures[`${side.name} server cpu µs/request`] = round(cpuOf(side))
+    warn(saturationWarning(side.usage, side.name, clientProcesses))
+    if (side === bare) {
+      ceiling = { result: sideResult, figures: { 'requests/s': round(sideRate), ...usageFigures(side.usage, sideResult.completed, 'request', clientProcesses) } }
+      if (target.processes.length > 0) figures['fraction of ceiling (cpu per request)'] = round(cpuOf(side) / cpuOf(ours))
+      figures['throughput ratio (client-bound if the client saturates)'] = round(rate / sideRate)
+    } else {
+      if (target.processes.length > 0) figures[`cpu per request vs ${side.name}`] = round(cpuOf(ours) / cpuOf(side))
+      if (bare) figures[`${side.name} fraction of ceiling (cpu per request)`] = round(cpuOf(bare) / cpuOf(side))
+      config[`${side.name} latency (µs)`] = sideResult.latencyUs
     }
-    figures['throughput ratio (client-bound if the client saturates)'] = round(rate / ceilingRate)
-    warn(saturationWarning(ceilingUsage, 'the ceiling', clientProcesses))
   }
   return { scenario: `ops ${operation}`, config, machine, result, figures, ...(ceiling ? { ceiling } : {}) }
 }

@@ -37,6 +37,7 @@ export interface Target {
 const SERVER_MAIN = resolve(import.meta.dirname, '../../server/src/main.ts')
 const CEILING_MAIN = resolve(import.meta.dirname, 'ceiling.ts')
 const NULL_RENDEZVOUS_MAIN = resolve(import.meta.dirname, 'null-rendezvous.ts')
+const MINIMAL_ELYSIA_MAIN = resolve(import.meta.dirname, 'minimal-elysia.ts')
 const CLOCK_TICKS = 100
 
 /** A server already running at `url`; only loopback unless `allowRemote`. */
@@ -111,12 +112,13 @@ export async function spawnServer(options: SpawnOptions): Promise<Target> {
 /**
  * Starts a comparison server: `bare` is a `Bun.serve` that does nothing but answer (ceiling.ts),
  * `null-rendezvous` one that keeps rendezvous in a Map with ETags and long-poll and nothing else
- * (null-rendezvous.ts).
+ * (null-rendezvous.ts), `minimal-elysia` an Elysia app doing one operation with our headers and
+ * none of our guarantees (minimal-elysia.ts).
  */
-export async function spawnComparison(kind: 'bare' | 'null-rendezvous', cpu: number | null): Promise<Target> {
+export async function spawnComparison(kind: 'bare' | 'null-rendezvous' | 'minimal-elysia', cpu: number | null): Promise<Target> {
   const port = freePort()
-  const main = kind === 'bare' ? CEILING_MAIN : NULL_RENDEZVOUS_MAIN
-  const spawned = await spawnListening(kind === 'bare' ? 'ceiling' : 'null-rendezvous', [process.execPath, main, String(port)], cpu, port, '/health')
+  const main = { bare: CEILING_MAIN, 'null-rendezvous': NULL_RENDEZVOUS_MAIN, 'minimal-elysia': MINIMAL_ELYSIA_MAIN }[kind]
+  const spawned = await spawnListening(kind === 'bare' ? 'ceiling' : kind, [process.execPath, main, String(port)], cpu, port, '/health')
   const url = new URL(`http://127.0.0.1:${port}/`)
   return { urls: [url], url, processes: [spawned.process], redis: null, redisUrl: null, stop: spawned.stop }
 }

@@ -16,23 +16,32 @@ export function spawnMain(args: readonly string[], env: Record<string, string> =
 
 /**
  * Reads the log on `stderr` until the `listening` line and returns the URL it names; the rest of
- * the log is drained in the background so the process never blocks on a full pipe.
+ * the log is drained in the background so the process never blocks on a full pipe. Gives up after
+ * `timeoutMs` (the process may be logging above info, or stuck).
  */
-export async function listeningUrl(stderr: ReadableStream<Uint8Array>): Promise<string> {
+export async function listeningUrl(stderr: ReadableStream<Uint8Array>, timeoutMs = 15_000): Promise<string> {
   const decoder = new TextDecoder()
   const reader = stderr.getReader()
   let text = ''
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    text += decoder.decode(value)
-    const line = text.split('\n').find((l) => l.includes('"listening"'))
-    if (line) {
-      void (async () => {
-        while (!(await reader.read()).done);
-      })().catch(() => {})
-      return (JSON.parse(line) as { url: string }).url
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no "listening" line within ${timeoutMs} ms: ${text}`)), timeoutMs)
+  })
+  try {
+    for (;;) {
+      const { done, value } = await Promise.race([reader.read(), timeout])
+      if (done) break
+      text += decoder.decode(value)
+      const line = text.split('\n').find((l) => l.includes('"listening"'))
+      if (line) {
+        void (async () => {
+          while (!(await reader.read()).done);
+        })().catch(() => {})
+        return (JSON.parse(line) as { url: string }).url
+      }
     }
+  } finally {
+    clearTimeout(timer)
   }
   throw new Error(`server exited before listening: ${text}`)
 }
