@@ -76,6 +76,7 @@ export function createApp({ store, config, logger = stderrLogger, shutdownSignal
     createGate: new CreateGate(createAuth, config.createAuthOpen),
     longPolls,
     shutdownSignal,
+    onBodyTimeout: () => metrics.refuse('body_timeout'),
   }
 
   // Compile every route at start-up rather than on its first request. Elysia by default finds the

@@ -6,9 +6,10 @@
 
 import { Header } from '@rendezvous/protocol'
 
-export type BodyResult =
-  | { readonly ok: true; readonly bytes: Uint8Array<ArrayBuffer> }
-  | { readonly ok: false; readonly reason: 'too_large' | 'unreadable' | 'timeout' }
+/** Why a body was not read: over the limit, broken off, or too slow. */
+export type BodyRefusal = 'too_large' | 'unreadable' | 'timeout'
+
+export type BodyResult = { readonly ok: true; readonly bytes: Uint8Array<ArrayBuffer> } | { readonly ok: false; readonly reason: BodyRefusal }
 
 const EMPTY = new Uint8Array(0)
 

@@ -4,7 +4,7 @@
  */
 
 import { DEFAULT_CONTENT_TYPE, Header } from '@rendezvous/protocol'
-import type { BodyResult } from './body.ts'
+import type { BodyRefusal, BodyResult } from './body.ts'
 import { errorResponse } from './responses.ts'
 
 /** Longest Content-Type we store. It is held beside the payload, so it must be bounded too. */
@@ -17,8 +17,6 @@ export function contentTypeOf(request: Request): string | Response {
   if (value.length <= MAX_CONTENT_TYPE_LENGTH) return value
   return errorResponse('invalid_param', { detail: `Content-Type longer than ${MAX_CONTENT_TYPE_LENGTH} characters` })
 }
-
-export type BodyRefusal = 'too_large' | 'unreadable' | 'timeout'
 
 /** The payload of a body read within `maxBytes`, or the answer to a body that was not. */
 export function payloadOf(body: BodyResult, maxBytes: number, onTimeout: () => void): Uint8Array<ArrayBuffer> | Response {

@@ -411,7 +411,9 @@ function recordOf(id: string, fields: (Buffer | null)[]): Rendezvous | null {
   const previousEtag = text(previous)
   return {
     id,
-    payload: new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength) as Uint8Array<ArrayBuffer>,
+    // A copy into a plain Uint8Array: the reply may be a view into the client's read buffer, and
+    // a record held for a whole long-poll would keep all of that buffer alive.
+    payload: new Uint8Array(payload),
     contentType: text(contentType),
     etag: text(etag),
     previousEtag: previousEtag === '' ? null : previousEtag,

@@ -159,7 +159,7 @@ export function msc4388Dialect(context: DialectContext) {
     /** Reads and validates a JSON body; a Response when it is too large, unreadable, or not the schema. */
     async function readJson<T extends TSchema>(request: Request, schema: T): Promise<Static<T> | Response> {
       const body = await readBodyWithin(request, bodyLimit, bodyDeadlines)
-      if (!body.ok) return bodyRefusedResponse(body.reason, `Request body larger than ${bodyLimit} bytes`, () => metrics.refuse('body_timeout'))
+      if (!body.ok) return bodyRefusedResponse(body.reason, `Request body larger than ${bodyLimit} bytes`, context.onBodyTimeout)
       let value: unknown
       try {
         value = JSON.parse(decoder.decode(body.bytes))

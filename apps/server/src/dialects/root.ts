@@ -13,7 +13,7 @@ import {
   parseEntityTagCondition,
   parsePreferWait,
 } from '@rendezvous/protocol'
-import { type Rendezvous, waitForChange } from '@rendezvous/store'
+import { waitForChange } from '@rendezvous/store'
 import type { AnyElysia } from 'elysia'
 import { readBodyWithin } from '../body.ts'
 import { contentTypeOf, payloadOf, tooLargeDetail } from '../payloads.ts'
@@ -52,19 +52,22 @@ export function rootDialect(context: DialectContext) {
     const wait = prefer === null ? undefined : parsePreferWait(prefer)
     // Over the bound we answer like a server without the extension: at once, no Preference-Applied.
     if (wait === undefined || longPolls.held >= maxWaiters) return notModifiedResponse(rendezvous)
-    return longPoll(request, rendezvous, ifNoneMatch, Math.min(wait, maxWaitSeconds))
+    const seconds = Math.min(wait, maxWaitSeconds)
+    if (seconds === 0 || shutdownSignal.aborted) return withWaitApplied(notModifiedResponse(rendezvous), seconds)
+    return longPoll(request, rendezvous.id, ifNoneMatch, seconds)
   }
 
   /**
    * Holds a GET whose tag is current until the rendezvous changes, goes, or `seconds` pass
    * (contract section 8). The deadline bounds the wait even if a client's disconnect goes unnoticed.
+   * It keeps the id, not the record, through the wait: a record read from Redis is a copy of its
+   * payload, which thousands of held requests would otherwise keep alive.
    */
-  async function longPoll(request: Request, rendezvous: Rendezvous, known: EntityTagCondition, seconds: number): Promise<Response> {
-    if (seconds === 0 || shutdownSignal.aborted) return withWaitApplied(notModifiedResponse(rendezvous), seconds)
+  async function longPoll(request: Request, id: string, known: EntityTagCondition, seconds: number): Promise<Response> {
     longPolls.held++
     let outcome
     try {
-      outcome = await waitForChange(store, rendezvous.id, known, { timeoutMs: seconds * 1000, signal: [request.signal, shutdownSignal] })
+      outcome = await waitForChange(store, id, known, { timeoutMs: seconds * 1000, signal: [request.signal, shutdownSignal] })
     } finally {
       longPolls.held--
     }
@@ -78,7 +81,7 @@ export function rootDialect(context: DialectContext) {
       case 'aborted': {
         // Shutting down: tell the client where things stand now. (When the client itself went
         // away, nobody reads this answer.)
-        const current = await store.get(rendezvous.id)
+        const current = await store.get(id)
         if (!current) return withWaitApplied(errorResponse('not_found'), seconds)
         return withWaitApplied(conditionMatches(known, current.etag) ? notModifiedResponse(current) : payloadResponse(current), seconds)
       }
@@ -97,7 +100,7 @@ export function rootDialect(context: DialectContext) {
     const ifMatchHeader = request.headers.get(Header.ifMatch)
     const ifMatch = ifMatchHeader === null ? ANY : parseCondition(ifMatchHeader, 'If-Match')
     if (ifMatch instanceof Response) return ifMatch
-    const payload = payloadOf(await readBodyWithin(request, maxBytes, bodyDeadlines), maxBytes, () => metrics.refuse('body_timeout'))
+    const payload = payloadOf(await readBodyWithin(request, maxBytes, bodyDeadlines), maxBytes, context.onBodyTimeout)
     if (payload instanceof Response) {
       if (payload.status !== 413) return payload
       const current = await store.get(id)

@@ -24,6 +24,8 @@ export interface DialectContext {
   readonly longPolls: LongPolls
   /** Aborts when the server starts shutting down: held long-polls are answered at once. */
   readonly shutdownSignal: AbortSignal
+  /** Counts a body that took longer than the body timeout. */
+  readonly onBodyTimeout: () => void
 }
 
 export interface Created {
@@ -51,7 +53,7 @@ export async function createFromBody(context: DialectContext, request: Request, 
   const requestUrl = request.url
   const base = publicBaseUrl(requestUrl, request.headers, config, peerAddress)
   if (base === null) return errorResponse('invalid_param', { detail: 'Missing Host header: cannot build the rendezvous URL' })
-  const payload = payloadOf(await readBodyWithin(request, config.maxBytes, bodyDeadlines), config.maxBytes, () => metrics.refuse('body_timeout'))
+  const payload = payloadOf(await readBodyWithin(request, config.maxBytes, bodyDeadlines), config.maxBytes, context.onBodyTimeout)
   if (payload instanceof Response) return payload
   const result = await store.create({ payload, contentType })
   if (!result.ok) {
