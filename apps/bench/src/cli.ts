@@ -101,6 +101,7 @@ export function helpText(): string {
     'Usage: bun run bench [scenario] [options]',
     '       bun run bench compare A.json B.json',
     '       bun run bench wrk-check [--op get-304|get|put|create] [--duration S] [--rounds N]',
+    '       bun run bench profile FILE.cpuprofile',
     '',
     'Scenarios:',
     '  handshake  (default) P device pairs doing the login exchange: create, read, wait, write, read, reply, read, delete',
@@ -108,6 +109,7 @@ export function helpText(): string {
     '  hold       hold W long-polls, then write to each: wake-up latency and server memory per waiter',
     '  fill       create N rendezvous and keep them: server memory per live rendezvous (and Redis memory with --store redis)',
     '  wrk-check  server CPU per request measured under this client and under wrk, in alternating rounds: must agree within 10%',
+    '  profile    self time of a `bun --cpu-prof` profile by origin (native, elysia, ours) and by function',
     '',
     'Options:',
   ]

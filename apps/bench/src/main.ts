@@ -21,6 +21,7 @@ import { runHandshakes } from './scenarios/handshake.ts'
 import { runHold } from './scenarios/hold.ts'
 import { OPERATIONS, type Operation, type PreparedOps, prepareOps } from './scenarios/ops.ts'
 import { type Target, existingTarget, openFilesLimit, spawnComparison, spawnServer } from './target.ts'
+import { type CpuProfile, profileTable, summarizeProfile } from './profile-summary.ts'
 import { wrkCheck } from './wrk-check.ts'
 
 const SERVER_CPU = 0
@@ -47,6 +48,12 @@ async function main(argv: string[]): Promise<number> {
     return 0
   }
   if (args.command === 'wrk-check') return wrkCheck(args)
+  if (args.command === 'profile') {
+    const [file] = args.positional
+    if (!file) throw new Error('usage: bench profile FILE.cpuprofile')
+    console.log(profileTable(summarizeProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile)))
+    return 0
+  }
   if (!['handshake', 'ops', 'hold', 'fill'].includes(args.command)) throw new Error(`unknown scenario ${JSON.stringify(args.command)} (see --help)`)
 
   const spawned = stringOption(args, 'url') === undefined
@@ -168,6 +175,7 @@ async function runOps(args: ParsedArgs, target: Target, config: Record<string, u
   if (target.processes.length > 0) Object.assign(figures, usageFigures(ours.usage, result.completed, 'request', clientProcesses))
   warn(saturationWarning(ours.usage, 'our server', clientProcesses))
   let ceiling: BenchReport['ceiling']
+  const comparisonLatencies: NonNullable<BenchReport['comparisons']> = {}
   const cpuOf = (side: Side) => (side.usage.serverCpuSeconds * 1e6) / Math.max(1, side.recorder.completed)
   const bare = others.find((side) => side.name === 'ceiling')
   for (const side of others) {
@@ -183,10 +191,11 @@ async function runOps(args: ParsedArgs, target: Target, config: Record<string, u
     } else {
       if (target.processes.length > 0) figures[`cpu per request vs ${side.name}`] = round(cpuOf(ours) / cpuOf(side))
       if (bare) figures[`${side.name} fraction of ceiling (cpu per request)`] = round(cpuOf(bare) / cpuOf(side))
-      config[`${side.name} latency (µs)`] = sideResult.latencyUs
+      comparisonLatencies[side.name] = { latencyUs: sideResult.latencyUs }
     }
   }
-  return { scenario: `ops ${operation}`, config, machine, result, figures, ...(ceiling ? { ceiling } : {}) }
+  const hasComparisons = Object.keys(comparisonLatencies).length > 0
+  return { scenario: `ops ${operation}`, config, machine, result, figures, ...(ceiling ? { ceiling } : {}), ...(hasComparisons ? { comparisons: comparisonLatencies } : {}) }
 }
 
 // --- handshake ---

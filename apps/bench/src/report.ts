@@ -17,6 +17,8 @@ export interface BenchReport {
   readonly result: RecorderResult
   /** The same load against a comparison server (bare Bun, or the do-nothing rendezvous), when asked for. */
   readonly ceiling?: { readonly label?: string; readonly figures: Record<string, number>; readonly result: RecorderResult }
+  /** Latency of the other comparison servers (the minimal Elysia app), by name. */
+  readonly comparisons?: Record<string, { readonly latencyUs: Record<string, HistogramSummary> }>
 }
 
 const ms = (us: number) => (us / 1000).toFixed(us < 10_000 ? 3 : 1)
@@ -28,6 +30,7 @@ export function summaryTable(report: BenchReport): string {
   for (const [name, value] of Object.entries(report.figures)) lines.push(`  ${name.padEnd(width)}  ${formatNumber(value)}`)
   lines.push('', latencyTable(report.result.latencyUs))
   if (report.ceiling) lines.push('', `${report.ceiling.label ?? 'ceiling (bare Bun.serve)'}:`, latencyTable(report.ceiling.result.latencyUs))
+  for (const [name, comparison] of Object.entries(report.comparisons ?? {})) lines.push('', `${name}:`, latencyTable(comparison.latencyUs))
   lines.push('', 'statuses:')
   for (const [op, statuses] of Object.entries(report.result.statuses)) {
     lines.push(`  ${op.padEnd(12)} ${Object.entries(statuses).map(([s, n]) => `${s}×${n}`).join('  ')}`)
