@@ -5,6 +5,7 @@
  * together for each round, each reporting what it measured and the CPU it used.
  */
 
+import { readLinesOf } from './lines.ts'
 import { Recorder, type RecorderResult } from './recorder.ts'
 import { type Operation, type PreparedOps, prepareOps } from './scenarios/ops.ts'
 
@@ -105,21 +106,4 @@ export async function runClientWorker(): Promise<void> {
 
 function readLines(stream: ReadableStream<Uint8Array>): AsyncIterator<string> {
   return readLinesOf(stream)[Symbol.asyncIterator]()
-}
-
-async function* readLinesOf(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder()
-  const reader = stream.getReader()
-  let buffered = ''
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) return
-    buffered += decoder.decode(value, { stream: true })
-    let newline = buffered.indexOf('\n')
-    while (newline >= 0) {
-      yield buffered.slice(0, newline)
-      buffered = buffered.slice(newline + 1)
-      newline = buffered.indexOf('\n')
-    }
-  }
 }

@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { readLinesOf } from './lines.ts'
 
 export interface ServerProcess {
   readonly pid: number
@@ -212,20 +213,7 @@ async function pingRedis(port: number): Promise<boolean> {
 }
 
 async function followStderr(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
-  const decoder = new TextDecoder()
-  let buffered = ''
-  const reader = stream.getReader()
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) return
-    buffered += decoder.decode(value, { stream: true })
-    let newline = buffered.indexOf('\n')
-    while (newline >= 0) {
-      onLine(buffered.slice(0, newline))
-      buffered = buffered.slice(newline + 1)
-      newline = buffered.indexOf('\n')
-    }
-  }
+  for await (const line of readLinesOf(stream)) onLine(line)
 }
 
 /** A port nobody listens on right now: bind port 0, note what we got, let go. */
