@@ -42,7 +42,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'hold', value: 'S', default: '2', help: 'seconds all waiters are held before the writes', scenarios: ['hold'] },
   { name: 'writers', value: 'N', default: '64', help: 'concurrent writers (and creators)', scenarios: ['hold'] },
   { name: 'write-rate', value: 'N', default: '1000', help: 'writes per second to the held rendezvous (0: as fast as possible)', scenarios: ['hold'] },
-  { name: 'rounds', value: 'N', default: 'ops with --ceiling: 5; else 1', help: 'split the run into N rounds, alternating our server and the comparison, so drift on a shared machine hits both alike; handshake reports each round\'s p99', scenarios: ['ops', 'handshake'] },
+  { name: 'rounds', value: 'N', default: 'ops with --ceiling: 5; else 1', help: 'split the run into N rounds, alternating our server and the comparison, so drift on a shared machine hits both alike; handshake and hold report each round\'s p99 (hold: N full rounds, each on fresh waiters)', scenarios: ['ops', 'handshake', 'hold'] },
   { name: 'rendezvous', value: 'N', default: '100000', help: 'rendezvous to create and keep', scenarios: ['fill'] },
 ]
 
