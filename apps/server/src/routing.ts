@@ -45,18 +45,16 @@ export function mount(app: AnyElysia, guard: Guard, spec: RouteSpec): void {
   // Only `id` names a rendezvous: the log line hashes it, a refusal carries its ETag.
   const namesRendezvous = path.includes(':id')
   // Elysia reads which context fields a handler destructures and prepares only those.
-  const handlerFor = (method: Method, endpoint: Endpoint) => ({ request, server, params }: HandlerArgs): Promise<Response> => {
+  const handlerFor = (endpoint: Endpoint) => ({ request, server, params }: HandlerArgs): Promise<Response> => {
     const context: RouteContext = { id: params?.['id'] ?? '', txnId: params?.['txnId'] ?? '', server }
     return guard.run(request, server, label, endpoint.limiter, namesRendezvous ? context.id : null, () => endpoint.handle(request, context))
   }
-  const leftovers = ({ request, server, params }: HandlerArgs): Response | Promise<Response> => {
-    if (request.method === 'OPTIONS') return guard.preflight()
-    return guard.run(request, server, label, 'general', namesRendezvous ? (params?.['id'] ?? '') : null, notAllowed)
-  }
-  // One route per declared method, so Bun's own router dispatches them; every other method of the
-  // path (OPTIONS included) falls through to one catch-all.
+  const leftovers = ({ request, server, params }: HandlerArgs): Promise<Response> =>
+    guard.run(request, server, label, 'general', namesRendezvous ? (params?.['id'] ?? '') : null, notAllowed)
+  // One route per declared method and one for OPTIONS, so Bun's own router dispatches them; every
+  // other method of the path falls through to one catch-all.
   for (const [method, endpoint] of Object.entries(methods) as [Method, Endpoint][]) {
-    app.route(method, path, handlerFor(method, endpoint) as unknown as ElysiaHandler, RAW_BODY)
+    app.route(method, path, handlerFor(endpoint) as unknown as ElysiaHandler, RAW_BODY)
   }
   app.options(path, () => guard.preflight())
   app.all(path, leftovers as unknown as ElysiaHandler, RAW_BODY)
