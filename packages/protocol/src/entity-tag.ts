@@ -28,6 +28,11 @@ export const MAX_ETAG_LENGTH = 64
 
 const ANY: EntityTagCondition = { kind: 'any' }
 
+/** The condition naming exactly one strong tag, `opaque` (quotes included). */
+export function strongTagCondition(opaque: string): EntityTagCondition {
+  return { kind: 'tags', tags: [{ weak: false, opaque }] }
+}
+
 /** True when `text` is a single well-formed entity-tag such as `"x"` or `W/"x"`. */
 export function isEntityTag(text: string): boolean {
   const end = scanEntityTag(text, 0)
@@ -43,7 +48,7 @@ export function parseEntityTagCondition(value: string): ParsedCondition {
   const text = value.trim()
   if (text === '*') return { ok: true, condition: ANY }
   // What clients send nearly always: one strong tag, read in one scan.
-  if (scanEntityTag(text, 0) === text.length && text.charCodeAt(0) === 0x22) return { ok: true, condition: { kind: 'tags', tags: [{ weak: false, opaque: text }] } }
+  if (scanEntityTag(text, 0) === text.length && text.charCodeAt(0) === 0x22) return { ok: true, condition: strongTagCondition(text) }
   const tags: EntityTag[] = []
   let i = 0
   while (i < text.length) {

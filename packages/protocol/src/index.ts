@@ -17,6 +17,7 @@ export {
   conditionMatches,
   isEntityTag,
   parseEntityTagCondition,
+  strongTagCondition,
 } from './entity-tag.ts'
 export { parsePrefer, parsePreferWait } from './prefer.ts'
 

@@ -13,7 +13,6 @@
 import {
   type ErrcodeNames,
   type ErrorKind,
-  type EntityTagCondition,
   MSC4388_MAX_DATA_BYTES,
   MSC4388_PATHS,
   MSC4388_UNSTABLE_ERRCODES,
@@ -28,6 +27,7 @@ import {
   isOpaqueIdentifier,
   isRendezvousId,
   sequenceTokenOf,
+  strongTagCondition,
 } from '@rendezvous/protocol'
 import type { Rendezvous } from '@rendezvous/store'
 import type { Static, TSchema } from '@sinclair/typebox'
@@ -113,8 +113,7 @@ export function msc4388Dialect(context: DialectContext) {
       }
       const payload = encodeData(body.data)
       if (payload instanceof Response) return payload
-      const ifMatch: EntityTagCondition = { kind: 'tags', tags: [{ weak: false, opaque: etagOfSequenceToken(body.sequence_token) }] }
-      return { payload, contentType: CONTENT_TYPE, ifMatch }
+      return { payload, contentType: CONTENT_TYPE, ifMatch: strongTagCondition(etagOfSequenceToken(body.sequence_token)) }
     }
 
     /** `PUT /{id}`: compare-and-swap on the token; an exact retry is answered with the current token. */

@@ -44,8 +44,7 @@ export function rootDialect(context: DialectContext) {
     const rendezvous = await store.get(id)
     if (!rendezvous) return errorResponse('not_found')
     if (ifNoneMatchHeader === null) return payloadResponse(rendezvous)
-    // Polling clients send back exactly the tag we gave them: that needs no parsing.
-    const ifNoneMatch = ifNoneMatchHeader === rendezvous.etag ? exactly(rendezvous.etag) : parseCondition(ifNoneMatchHeader, 'If-None-Match')
+    const ifNoneMatch = parseCondition(ifNoneMatchHeader, 'If-None-Match')
     if (ifNoneMatch instanceof Response) return ifNoneMatch
     if (!conditionMatches(ifNoneMatch, rendezvous.etag)) return payloadResponse(rendezvous)
     const prefer = request.headers.get(Header.prefer)
@@ -151,11 +150,6 @@ function parseCondition(value: string, header: 'If-Match' | 'If-None-Match'): En
   const parsed = parseEntityTagCondition(value)
   if (parsed.ok) return parsed.condition
   return errorResponse('invalid_param', { detail: `Malformed ${header} header: ${parsed.error}` })
-}
-
-/** The condition naming exactly one strong tag. */
-function exactly(etag: string): EntityTagCondition {
-  return { kind: 'tags', tags: [{ weak: false, opaque: etag }] }
 }
 
 function withWaitApplied(response: Response, seconds: number): Response {
