@@ -40,7 +40,11 @@ export function commonHeaders(): Headers {
 
 /** Common headers plus what a client needs about a live rendezvous: ETag, Expires, Last-Modified. */
 export function rendezvousHeaders(rendezvous: Rendezvous): Headers {
-  const headers = new Headers(COMMON)
+  return withStateHeaders(new Headers(COMMON), rendezvous)
+}
+
+/** Adds the headers that name one state of a rendezvous: ETag, Expires, Last-Modified. */
+function withStateHeaders(headers: Headers, rendezvous: Rendezvous): Headers {
   headers.set(Header.etag, rendezvous.etag)
   headers.set(Header.expires, httpDate(rendezvous.expiresAt))
   headers.set(Header.lastModified, httpDate(rendezvous.lastModified))
@@ -56,10 +60,7 @@ export function createdHeadersFor(maxBytes: number, contentType: string | null):
   template.set(Header.xMaxBytes, String(maxBytes))
   if (contentType !== null) template.set(Header.contentType, contentType)
   return (rendezvous, location) => {
-    const headers = new Headers(template)
-    headers.set(Header.etag, rendezvous.etag)
-    headers.set(Header.expires, httpDate(rendezvous.expiresAt))
-    headers.set(Header.lastModified, httpDate(rendezvous.lastModified))
+    const headers = withStateHeaders(new Headers(template), rendezvous)
     headers.set(Header.location, location)
     return headers
   }
