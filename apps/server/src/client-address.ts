@@ -32,9 +32,21 @@ export function isTrustedProxy(trust: TrustProxy, peerAddress: string | null): b
  * readable hop after it is.
  */
 export function clientAddress(trust: TrustProxy, peerAddress: string | null, forwardedFor: string | null): string {
+  const client = responsibleAddress(trust, peerAddress, forwardedFor)
+  return typeof client === 'string' ? client : formatAddress(client)
+}
+
+/** `rateLimitKey(clientAddress(…))`, without formatting the address only to parse it again. */
+export function clientRateLimitKey(trust: TrustProxy, peerAddress: string | null, forwardedFor: string | null): string {
+  const client = responsibleAddress(trust, peerAddress, forwardedFor)
+  return typeof client === 'string' ? client : formatNetwork64(client)
+}
+
+/** What `clientAddress` describes, parsed; the peer as given (or `unknown`) when it is no address. */
+function responsibleAddress(trust: TrustProxy, peerAddress: string | null, forwardedFor: string | null): Address | string {
   const peer = peerAddress === null ? null : parseAddressWithPort(peerAddress)
   if (peer === null) return peerAddress ?? UNKNOWN
-  if (forwardedFor === null || trust.kind === 'off' || (trust.kind === 'addresses' && !isTrusted(trust, peer))) return formatAddress(peer)
+  if (forwardedFor === null || trust.kind === 'off' || (trust.kind === 'addresses' && !isTrusted(trust, peer))) return peer
   const chain: (Address | null)[] = forwardedFor.split(',').map((entry) => parseAddressWithPort(entry))
   chain.push(peer)
   let index: number
@@ -45,7 +57,7 @@ export function clientAddress(trust: TrustProxy, peerAddress: string | null, for
     while (index > 0 && chain[index] !== null && isTrusted(trust, chain[index]!)) index--
   }
   while (chain[index] === null) index++
-  return formatAddress(chain[index]!)
+  return chain[index]!
 }
 
 /**

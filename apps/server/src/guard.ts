@@ -6,7 +6,7 @@
 
 import { Header, isRendezvousId } from '@rendezvous/protocol'
 import { type RendezvousStore, StoreUnavailableError } from '@rendezvous/store'
-import { clientAddress, rateLimitKey } from './client-address.ts'
+import { clientRateLimitKey } from './client-address.ts'
 import type { ServerConfig } from './config.ts'
 import { type Logger, idHash } from './log.ts'
 import type { Metrics } from './metrics.ts'
@@ -134,7 +134,7 @@ export class Guard {
     const limiter = this.#limiters[kind]
     if (limiter === null) return null
     const peer = server?.requestIP(request)?.address ?? null
-    const key = rateLimitKey(clientAddress(this.#config.trustProxy, peer, request.headers.get(Header.xForwardedFor)))
+    const key = clientRateLimitKey(this.#config.trustProxy, peer, request.headers.get(Header.xForwardedFor))
     const allowed = limiter.take(key)
     if (allowed.ok) return null
     this.#metrics.refuse('rate_limited')

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { clientAddress, isTrustedProxy, rateLimitKey } from './client-address.ts'
+import { clientAddress, clientRateLimitKey, isTrustedProxy, rateLimitKey } from './client-address.ts'
 import type { TrustProxy } from './config.ts'
 import { formatAddress, parseAddress, parseAddressRange, parseAddressWithPort, rangeContains } from './ip-address.ts'
 
@@ -86,5 +86,16 @@ describe('trusted proxies and client addresses', () => {
     expect(rateLimitKey('2001:db8:1:2:ffff:ffff:ffff:ffff')).toBe('2001:db8:1:2::/64')
     expect(rateLimitKey('10.1.1.1:1234')).toBe(rateLimitKey('10.1.1.1'))
     expect(rateLimitKey('::ffff:10.1.1.1')).toBe('10.1.1.1')
+  })
+
+  it('should key the rate limit by the client behind the proxy, as clientAddress names it', () => {
+    const trust = trusting('::1')
+    expect(clientRateLimitKey(trust, '::1', '[2001:db8:1:2::c]:443')).toBe('2001:db8:1:2::/64')
+    expect(clientRateLimitKey(trust, '::1', '10.1.1.1:1234')).toBe('10.1.1.1')
+    expect(clientRateLimitKey({ kind: 'off' }, '2001:db8:1:2::c', '10.1.1.1')).toBe('2001:db8:1:2::/64')
+    expect(clientRateLimitKey({ kind: 'off' }, null, null)).toBe('unknown')
+    for (const [peer, forwarded] of [['::1', 'garbage, 198.51.100.7'], ['::ffff:127.0.0.1', null], ['not an address', '10.0.0.1']] as const) {
+      expect(clientRateLimitKey(trust, peer, forwarded)).toBe(rateLimitKey(clientAddress(trust, peer, forwarded)))
+    }
   })
 })
