@@ -139,7 +139,8 @@ export function homeserverTokens(options: HomeserverOptions): TokenVerifier {
       const body = (await response.json().catch(() => null)) as { user_id?: unknown } | null
       return typeof body?.user_id === 'string' ? 'valid' : unavailable('whoami answered 200 without a user_id')
     }
-    await response.body?.cancel()
+    // Only the status matters; a body that cannot even be cancelled must not turn into a 500.
+    await response.body?.cancel().catch(() => {})
     // 401 M_UNKNOWN_TOKEN / M_MISSING_TOKEN, 403 for a locked or expired account: the homeserver
     // has decided. 429 and 5xx mean it could not decide now.
     if (response.status === 401 || response.status === 403) return 'invalid'
