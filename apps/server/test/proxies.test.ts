@@ -102,8 +102,13 @@ http {
   return startProxy([NGINX!, '-c', conf, '-p', dir, '-e', `${dir}/${name}.log`], `https://127.0.0.1:${port}/`)
 }
 
-async function doctor(url: string, quick = true): Promise<CheckResult[]> {
-  return runChecks({ url, insecure: true, fullWait: !quick })
+/** Runs the doctor through `proxy`, then stops the proxy. */
+async function doctorThrough(proxy: Proxy, quick = true): Promise<CheckResult[]> {
+  try {
+    return await runChecks({ url: proxy.url, insecure: true, fullWait: !quick })
+  } finally {
+    await proxy.stop()
+  }
 }
 
 function failures(results: readonly CheckResult[]): string[] {
@@ -112,14 +117,9 @@ function failures(results: readonly CheckResult[]): string[] {
 
 describe('the shipped proxy recipes, checked by the doctor', () => {
   it.skipIf(!NGINX || !OPENSSL)('should find nothing wrong through deploy/nginx.conf', async () => {
-    const proxy = await startNginx()
-    try {
-      const results = await doctor(proxy.url, false)
-      expect(failures(results)).toEqual([])
-      expect(results.filter((r) => r.status === 'skip')).toEqual([])
-    } finally {
-      await proxy.stop()
-    }
+    const results = await doctorThrough(await startNginx(), false)
+    expect(failures(results)).toEqual([])
+    expect(results.filter((r) => r.status === 'skip')).toEqual([])
   }, 30_000)
 
   it.skipIf(!CADDY)('should find nothing wrong through deploy/Caddyfile', async () => {
@@ -129,12 +129,7 @@ describe('the shipped proxy recipes, checked by the doctor', () => {
     writeFileSync(caddyfile, `{\n\tadmin off\n\tauto_https off\n}\n\n${recipe}`)
     const home = join(dir, `caddy-${port}`)
     const proxy = await startProxy([CADDY!, 'run', '--config', caddyfile, '--adapter', 'caddyfile'], `http://127.0.0.1:${port}/`, { HOME: home, XDG_DATA_HOME: home, XDG_CONFIG_HOME: home })
-    try {
-      const results = await doctor(proxy.url, false)
-      expect(failures(results)).toEqual([])
-    } finally {
-      await proxy.stop()
-    }
+    expect(failures(await doctorThrough(proxy, false))).toEqual([])
   }, 30_000)
 
   it.skipIf(!HAPROXY || !OPENSSL)('should find nothing wrong through deploy/haproxy.cfg', async () => {
@@ -147,24 +142,12 @@ describe('the shipped proxy recipes, checked by the doctor', () => {
         .replace('server rendezvous1 127.0.0.1:8080 check', `server rendezvous1 127.0.0.1:${server.port} check`),
     )
     const proxy = await startProxy([HAPROXY!, '-f', cfg, '-db'], `https://127.0.0.1:${port}/`)
-    try {
-      const results = await doctor(proxy.url, false)
-      expect(failures(results)).toEqual([])
-    } finally {
-      await proxy.stop()
-    }
+    expect(failures(await doctorThrough(proxy, false))).toEqual([])
   }, 30_000)
 })
 
 describe.skipIf(!NGINX || !OPENSSL)('classic nginx mistakes, named by the doctor', () => {
-  async function mistakeFound(apply: (conf: string) => string, quick = true): Promise<CheckResult[]> {
-    const proxy = await startNginx(apply)
-    try {
-      return await doctor(proxy.url, quick)
-    } finally {
-      await proxy.stop()
-    }
-  }
+  const mistakeFound = async (apply: (conf: string) => string, quick = true) => doctorThrough(await startNginx(apply), quick)
   const named = (results: readonly CheckResult[]) => new Set(results.filter((r) => r.status === 'fail').map((r) => r.mistake))
 
   it('should name compression when gzip is on', async () => {

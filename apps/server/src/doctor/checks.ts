@@ -77,6 +77,9 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
   const fail = (id: string, title: string, detail: string, mistake?: MistakeId) => record({ id, title, status: 'fail', detail, ...(mistake ? { mistake } : {}) })
   const skip = (id: string, title: string, detail: string) => record({ id, title, status: 'skip', detail })
 
+  // The doctor must see what the proxy did to an answer: no transparent decompression.
+  const transport = { decompress: false, tls: options.insecure ? { rejectUnauthorized: false } : undefined }
+
   async function call(method: string, url: string, init: { headers?: Record<string, string>; body?: string | Uint8Array; timeoutMs?: number } = {}): Promise<Answer | Error> {
     const headers: Record<string, string> = { origin: ORIGIN, 'accept-encoding': ACCEPT_ENCODING, ...init.headers }
     if (options.token && method === 'POST') headers['authorization'] = `Bearer ${options.token}`
@@ -88,9 +91,7 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
         body: init.body,
         redirect: 'manual',
         signal: AbortSignal.timeout(init.timeoutMs ?? 15_000),
-        // The doctor must see what the proxy did to the answer: no transparent decompression.
-        decompress: false,
-        tls: options.insecure ? { rejectUnauthorized: false } : undefined,
+        ...transport,
       } as RequestInit)
       const text = decoded(new Uint8Array(await response.arrayBuffer()), response.headers.get('content-encoding'))
       return { status: response.status, headers: response.headers, text, elapsedMs: performance.now() - started }
@@ -284,7 +285,7 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
   // --- Streamed parts pass as they come ---
   const probeStarted = performance.now()
   try {
-    const probe = await fetch(`${base}_rendezvous/probe`, { headers: { origin: ORIGIN, 'accept-encoding': ACCEPT_ENCODING }, signal: AbortSignal.timeout(10_000), decompress: false, tls: options.insecure ? { rejectUnauthorized: false } : undefined } as RequestInit)
+    const probe = await fetch(`${base}_rendezvous/probe`, { headers: { origin: ORIGIN, 'accept-encoding': ACCEPT_ENCODING }, signal: AbortSignal.timeout(10_000), ...transport } as RequestInit)
     const reader = probe.body!.getReader()
     await reader.read()
     const firstPartMs = performance.now() - probeStarted
