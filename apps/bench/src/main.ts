@@ -12,7 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { CLIENT_WORKER_COMMAND, ClientWorkers, runClientWorker } from './client-workers.ts'
 import { type ParsedArgs, helpText, intOption, parseArgs, stringOption } from './cli.ts'
 import { machineInfo } from './machine.ts'
-import { NO_USAGE, type Usage, addUsage, round, saturationWarning, startUsage, usageFigures } from './meter.ts'
+import { NO_USAGE, type Usage, addUsage, median, round, saturationWarning, startUsage, usageFigures } from './meter.ts'
 import { Recorder } from './recorder.ts'
 import { redisUsedMemory } from './redis-info.ts'
 import { type BenchReport, compareReports, htmlReport, summaryTable } from './report.ts'
@@ -380,12 +380,6 @@ async function runFillScenario(args: ParsedArgs, target: Target, config: Record<
 }
 
 // --- Helpers ---
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
-}
 
 function warn(message: string | null): void {
   if (message) console.error(`\n${message}\n`)

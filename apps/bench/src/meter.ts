@@ -84,3 +84,10 @@ export function saturationWarning(usage: Usage, server: string, clientProcesses 
 export function round(n: number): number {
   return Math.round(n * 1000) / 1000
 }
+
+/** The middle value (the mean of the two middle ones for an even count): rounds' figures are summarised by it. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}

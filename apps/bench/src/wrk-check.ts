@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type ParsedArgs, intOption, stringOption } from './cli.ts'
-import { round, startUsage } from './meter.ts'
+import { median, round, startUsage } from './meter.ts'
 import { messagePayload } from './payloads.ts'
 import { Recorder } from './recorder.ts'
 import { OPERATIONS, type Operation, prepareOps } from './scenarios/ops.ts'
@@ -97,10 +97,4 @@ async function wrkArguments(base: URL, operation: Operation, payloadBytes: numbe
     default:
       return [...script('POST'), `${base.origin}/`]
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
 }
