@@ -16,10 +16,15 @@ export function spawnMain(args: readonly string[], env: Record<string, string> =
 
 /**
  * Reads the log on `stderr` until the `listening` line and returns the URL it names; the rest of
- * the log is drained in the background so the process never blocks on a full pipe. Gives up after
- * `timeoutMs` (the process may be logging above info, or stuck).
+ * the log is drained in the background so the process never blocks on a full pipe, each later line
+ * going to `onLaterLine` when given. Gives up after `timeoutMs` (the process may be logging above
+ * info, or stuck).
  */
-export async function listeningUrl(stderr: ReadableStream<Uint8Array>, timeoutMs = 15_000): Promise<string> {
+export async function listeningUrl(
+  stderr: ReadableStream<Uint8Array>,
+  timeoutMs = 15_000,
+  onLaterLine?: (line: string) => void,
+): Promise<string> {
   const decoder = new TextDecoder()
   const reader = stderr.getReader()
   let text = ''
@@ -32,12 +37,25 @@ export async function listeningUrl(stderr: ReadableStream<Uint8Array>, timeoutMs
       const { done, value } = await Promise.race([reader.read(), timeout])
       if (done) break
       text += decoder.decode(value)
-      const line = text.split('\n').find((l) => l.includes('"listening"'))
-      if (line) {
+      const lines = text.split('\n')
+      const at = lines.findIndex((l) => l.includes('"listening"'))
+      if (at >= 0 && at < lines.length - 1) {
+        let rest = lines.slice(at + 1).join('\n')
+        const emit = () => {
+          const complete = rest.split('\n')
+          rest = complete.pop()!
+          for (const later of complete) onLaterLine?.(later)
+        }
+        emit()
         void (async () => {
-          while (!(await reader.read()).done);
+          for (;;) {
+            const { done, value } = await reader.read()
+            if (done) break
+            rest += decoder.decode(value)
+            emit()
+          }
         })().catch(() => {})
-        return (JSON.parse(line) as { url: string }).url
+        return (JSON.parse(lines[at]!) as { url: string }).url
       }
     }
   } finally {
