@@ -37,4 +37,16 @@ describe('EtagIssuer', () => {
     expect(tags.size).toBe(2000)
     for (const tag of tags) expect(tag).toMatch(/^"[A-Za-z0-9_.-]{1,62}"$/)
   })
+
+  it('should spell a serial as the same tag whenever asked, and different serials as different tags', () => {
+    const issuer = new EtagIssuer()
+    const serials = Array.from({ length: 100 }, () => issuer.nextSerial())
+    const first = serials.map((serial) => issuer.format(serial))
+    // Asked again in another order (so the last-asked shortcut is not what answers).
+    const again = [...serials].reverse().map((serial) => issuer.format(serial)).reverse()
+    expect(again).toEqual(first)
+    expect(new Set(first).size).toBe(100)
+    // `next` continues the same sequence: its tag is not one already handed out as a serial.
+    expect(first).not.toContain(issuer.next())
+  })
 })

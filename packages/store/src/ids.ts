@@ -27,24 +27,44 @@ export function newRendezvousId(): string {
  * Issues entity-tags that never repeat: a random prefix drawn once per issuer (so two processes
  * sharing a store never collide) followed by a counter. Identical payloads, on one rendezvous or
  * on two, always get different tags.
+ *
+ * A tag is fully named by its counter value (its serial), so a store may keep the serial, a number
+ * inside its record, and spell the tag out only when it is asked for: `format(serial)`.
  */
 export class EtagIssuer {
   /** `"` + the random prefix + `.`, then room for the counter's digits and the closing quote. */
   readonly #bytes = new Uint8Array(ETAG_HEAD_LENGTH + MAX_COUNTER_DIGITS + 1)
   #counter = 0
+  #lastSerial = 0
+  #lastFormatted = ''
 
   constructor() {
     const prefix = encodeBase64Url(crypto.getRandomValues(new Uint8Array(9)), 0, 9)
     for (const [i, c] of [...`"${prefix}.`].entries()) this.#bytes[i] = c.charCodeAt(0)
   }
 
-  next(): string {
-    this.#counter++
+  /** A fresh serial: a positive integer this issuer has not handed out before. */
+  nextSerial(): number {
+    return ++this.#counter
+  }
+
+  /**
+   * The quoted entity-tag a serial from `nextSerial` names. The last one is kept: a request asks
+   * for the same tag several times in a row (to compare, then to answer with).
+   */
+  format(serial: number): string {
+    if (serial === this.#lastSerial) return this.#lastFormatted
     let end = ETAG_HEAD_LENGTH
-    const digits = this.#counter.toString(36)
+    const digits = serial.toString(36)
     for (let i = 0; i < digits.length; i++) this.#bytes[end++] = digits.charCodeAt(i)
     this.#bytes[end++] = QUOTE
-    return flatString(this.#bytes, end)
+    this.#lastSerial = serial
+    this.#lastFormatted = flatString(this.#bytes, end)
+    return this.#lastFormatted
+  }
+
+  next(): string {
+    return this.format(this.nextSerial())
   }
 }
 
