@@ -25,6 +25,7 @@ export { MAX_TRANSACTIONS_PER_RENDEZVOUS, TRANSACTION_COST_BYTES, transactionCos
 
 // --- Long-poll ---
 export { type WaitOptions, type WaitOutcome, waitForChange } from './wait-for-change.ts'
+export { AbortFanout, type AbortSource } from './abort-fanout.ts'
 
 // --- Implementations ---
 export { MemoryStore, type MemoryStoreOptions } from './memory.ts'

@@ -5,6 +5,7 @@
  */
 
 import { type EntityTagCondition, conditionMatches } from '@rendezvous/protocol'
+import type { AbortSource } from './abort-fanout.ts'
 import type { Rendezvous, RendezvousStore } from './types.ts'
 
 export type WaitOutcome =
@@ -22,9 +23,10 @@ export interface WaitOptions {
   readonly timeoutMs: number
   /**
    * Ends the wait as `aborted` when it fires; several may be given (say, the client's disconnect and
-   * the server's shutdown) without the cost of combining them into one.
+   * the server's shutdown) without the cost of combining them into one. A signal that many waits
+   * share should come through an `AbortFanout`.
    */
-  readonly signal?: AbortSignal | readonly AbortSignal[]
+  readonly signal?: AbortSource | readonly AbortSource[]
 }
 
 /**
@@ -43,7 +45,7 @@ export function waitForChange(
   known: EntityTagCondition,
   { timeoutMs, signal }: WaitOptions,
 ): Promise<WaitOutcome> {
-  const signals = signal === undefined ? [] : Array.isArray(signal) ? (signal as readonly AbortSignal[]) : [signal as AbortSignal]
+  const signals = signal === undefined ? [] : Array.isArray(signal) ? (signal as readonly AbortSource[]) : [signal as AbortSource]
   return new Promise<WaitOutcome>((resolve, reject) => {
     let settled = false
     let timer: ReturnType<typeof setTimeout> | undefined
@@ -85,7 +87,8 @@ export function waitForChange(
       else readAndDecide().catch(fail)
     })
     if (signals.some((s) => s.aborted)) return settle({ kind: 'aborted' })
-    for (const s of signals) s.addEventListener('abort', onAbort, { once: true })
+    // Not `once`: `release` removes the listener on every path out, and parsing the options costs.
+    for (const s of signals) s.addEventListener('abort', onAbort)
 
     // One timer, for whichever comes first: the deadline or the rendezvous's expiry. Each time it
     // fires we read again, so an early-firing timer or a clock step only costs one more read.

@@ -13,7 +13,7 @@ import {
   parseEntityTagCondition,
   parsePreferWait,
 } from '@rendezvous/protocol'
-import { waitForChange } from '@rendezvous/store'
+import { AbortFanout, waitForChange } from '@rendezvous/store'
 import type { AnyElysia } from 'elysia'
 import { readBodyWithin } from '../body.ts'
 import { contentTypeOf, payloadOf, tooLargeDetail } from '../payloads.ts'
@@ -27,6 +27,8 @@ export function rootDialect(context: DialectContext) {
   const { store, config, guard, metrics, bodyDeadlines, longPolls, shutdownSignal } = context
   const { maxBytes, prefix, maxWaitSeconds, maxWaiters } = config
   const createdHeaders = createdHeadersFor(maxBytes, 'application/json')
+  /** Every held long-poll listens for shutdown here: one listener on the signal, not one per poll. */
+  const shutdownOfWaits = new AbortFanout(shutdownSignal)
 
   /** `POST /`: 200 JSON `{id, max_bytes, url}` and a `Location` relative to the POST URL. */
   async function create(request: Request, server: Parameters<typeof createFromBody>[2]): Promise<Response> {
@@ -66,7 +68,7 @@ export function rootDialect(context: DialectContext) {
     longPolls.held++
     let outcome
     try {
-      outcome = await waitForChange(store, id, known, { timeoutMs: seconds * 1000, signal: [request.signal, shutdownSignal] })
+      outcome = await waitForChange(store, id, known, { timeoutMs: seconds * 1000, signal: [request.signal, shutdownOfWaits] })
     } finally {
       longPolls.held--
     }

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { MAX_TRANSACTIONS_PER_RENDEZVOUS, transactionCost } from '../limits.ts'
 import { sameBytes } from '../retry.ts'
 import type { Change, Rendezvous, RendezvousStore, StoreLimits } from '../types.ts'
+import { AbortFanout } from '../abort-fanout.ts'
 import { waitForChange } from '../wait-for-change.ts'
 
 export interface ConformanceOptions {
@@ -625,6 +626,37 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         await sleep(20)
         shutdown.abort()
         expect(await waiting).toEqual({ kind: 'aborted' })
+        expect((await store.stats()).subscribers).toBe(0)
+      })
+
+      it('should end every wait sharing a signal through a fan-out, and leave none registered after waits end otherwise', async () => {
+        const store = await open()
+        const shutdown = new AbortController()
+        const shared = new AbortFanout(shutdown.signal)
+        const rz = await created(store)
+        // Ten waits end by a write, one by its deadline: none stays registered with the fan-out.
+        const ended = Array.from({ length: 10 }, () => waitForChange(store, rz.id, known(rz.etag), { timeoutMs: 10_000, signal: shared }))
+        const timedOut = waitForChange(store, rz.id, { kind: 'any' }, { timeoutMs: 50, signal: shared })
+        await sleep(20)
+        expect(shared.size).toBe(11)
+        await store.update(rz.id, { payload: bytes('next'), contentType: 'text/plain', ifMatch: ANY })
+        for (const outcome of await Promise.all(ended)) expect(outcome.kind).toBe('changed')
+        expect((await timedOut).kind).toBe('timeout')
+        expect(shared.size).toBe(0)
+        // Then twenty waits on two rendezvous, all ended by the one shutdown.
+        const other = await created(store)
+        const current = await store.get(rz.id)
+        const held = [
+          ...Array.from({ length: 10 }, () => waitForChange(store, rz.id, known(current!.etag), { timeoutMs: 10_000, signal: shared })),
+          ...Array.from({ length: 10 }, () => waitForChange(store, other.id, known(other.etag), { timeoutMs: 10_000, signal: shared })),
+        ]
+        await sleep(20)
+        shutdown.abort()
+        for (const outcome of await Promise.all(held)) expect(outcome).toEqual({ kind: 'aborted' })
+        expect(shared.size).toBe(0)
+        expect(shared.aborted).toBe(true)
+        // A wait that starts after the shutdown is aborted at once.
+        expect(await waitForChange(store, rz.id, known(current!.etag), { timeoutMs: 10_000, signal: shared })).toEqual({ kind: 'aborted' })
         expect((await store.stats()).subscribers).toBe(0)
       })
     })
