@@ -79,6 +79,11 @@ export class RedisStore implements RendezvousStore {
   readonly #limits: StoreLimits
   readonly #prefix: string
   readonly #channel: string
+  /**
+   * The keys every write script takes beside the record's, built once: a key built per call is a
+   * new string for the client to measure and copy each time.
+   */
+  readonly #sharedKeys: readonly [live: string, sizes: string, bytes: string]
   /** Names this process in change messages, so it can skip its own. */
   readonly #instance = encodeBase64Url(crypto.getRandomValues(new Uint8Array(9)), 0, 9)
   readonly #etags = new EtagIssuer()
@@ -98,6 +103,7 @@ export class RedisStore implements RendezvousStore {
     this.#limits = { ttlMs: options.ttlMs, maxSessions: options.maxSessions, maxTotalBytes: options.maxTotalBytes }
     this.#prefix = options.prefix ?? 'rz:'
     this.#channel = `${this.#prefix}changes`
+    this.#sharedKeys = [`${this.#prefix}live`, `${this.#prefix}sizes`, `${this.#prefix}bytes`]
     const report = options.onConnectionEvent ?? (() => {})
     const connection: RedisOptions = {
       // Fail at once while disconnected: 503 now, not a request hung until its client gives up.
@@ -268,7 +274,7 @@ export class RedisStore implements RendezvousStore {
   }
 
   async stats(): Promise<StoreStats> {
-    const [sessions, payloadBytes] = await this.#call(() => this.#client.rzStats(`${this.#prefix}live`, `${this.#prefix}sizes`, `${this.#prefix}bytes`))
+    const [sessions, payloadBytes] = await this.#call(() => this.#client.rzStats(...this.#sharedKeys))
     return { sessions, payloadBytes, subscribers: this.#subscriberCount }
   }
 
@@ -295,7 +301,7 @@ export class RedisStore implements RendezvousStore {
 
   /** The four keys every write script takes, in order. */
   #keys(id: string): [string, string, string, string] {
-    return [this.#recordKey(id), `${this.#prefix}live`, `${this.#prefix}sizes`, `${this.#prefix}bytes`]
+    return [this.#recordKey(id), ...this.#sharedKeys]
   }
 
   /** Runs the update script with a fresh ETag, which an applied write leaves current. */
