@@ -7,6 +7,7 @@ import { conditionMatches } from '@rendezvous/protocol'
 import { EtagIssuer, newRendezvousId } from './ids.ts'
 import { MAX_TRANSACTIONS_PER_RENDEZVOUS, MIN_RETRY_AFTER_MS, transactionCost } from './limits.ts'
 import { repeatsLastWrite } from './retry.ts'
+import { Subscriptions } from './subscriptions.ts'
 import type {
   Change,
   ChangeListener,
@@ -94,7 +95,7 @@ export class MemoryStore implements RendezvousStore {
   readonly #now: () => number
   readonly #etags = new EtagIssuer()
   readonly #records = new Map<string, StoredRendezvous>()
-  readonly #listeners = new Map<string, Set<ChangeListener>>()
+  readonly #subscriptions = new Subscriptions()
   readonly #contentTypes = new Map<string, string>()
   /** Remembered transaction answers by rendezvous id, for the few rendezvous that use them. */
   readonly #transactions = new Map<string, Map<string, TransactionAnswer>>()
@@ -109,7 +110,6 @@ export class MemoryStore implements RendezvousStore {
   /** Ids in the queue past its head whose rendezvous is already gone (deleted, or expired on a read). */
   #deletedInQueue = 0
   #payloadBytes = 0
-  #subscriberCount = 0
   readonly #sweepTimer: ReturnType<typeof setInterval>
 
   constructor(options: MemoryStoreOptions) {
@@ -203,7 +203,7 @@ export class MemoryStore implements RendezvousStore {
     )
     this.#records.set(id, rendezvous)
     this.#payloadBytes += growth
-    this.#notify(id, 'updated', rendezvous)
+    this.#subscriptions.notify(id, 'updated', rendezvous)
     return { ok: true, rendezvous, retried: false }
   }
 
@@ -215,28 +215,11 @@ export class MemoryStore implements RendezvousStore {
   }
 
   subscribe(id: string, listener: ChangeListener): Unsubscribe {
-    let listeners = this.#listeners.get(id)
-    if (!listeners) {
-      listeners = new Set()
-      this.#listeners.set(id, listeners)
-    }
-    // A wrapper makes each subscription distinct, so the same function can subscribe twice.
-    const subscription: ChangeListener = (change, current) => listener(change, current)
-    listeners.add(subscription)
-    this.#subscriberCount++
-    let active = true
-    return () => {
-      if (!active) return
-      active = false
-      this.#subscriberCount--
-      const current = this.#listeners.get(id)
-      if (!current?.delete(subscription)) return
-      if (current.size === 0) this.#listeners.delete(id)
-    }
+    return this.#subscriptions.subscribe(id, listener)
   }
 
   async stats(): Promise<StoreStats> {
-    return { sessions: this.#records.size, payloadBytes: this.#payloadBytes, subscribers: this.#subscriberCount }
+    return { sessions: this.#records.size, payloadBytes: this.#payloadBytes, subscribers: this.#subscriptions.count }
   }
 
   available(): boolean {
@@ -251,7 +234,7 @@ export class MemoryStore implements RendezvousStore {
   async close(): Promise<void> {
     clearInterval(this.#sweepTimer)
     this.#records.clear()
-    this.#listeners.clear()
+    this.#subscriptions.clear()
     this.#transactions.clear()
     this.#expiryQueue = []
     this.#queueHead = 0
@@ -306,7 +289,7 @@ export class MemoryStore implements RendezvousStore {
       for (const transactionId of remembered.keys()) this.#payloadBytes -= transactionCost(transactionId)
       this.#transactions.delete(record.id)
     }
-    this.#notify(record.id, change)
+    this.#subscriptions.notify(record.id, change)
   }
 
   /**
@@ -318,13 +301,6 @@ export class MemoryStore implements RendezvousStore {
     this.#expiryQueue = this.#expiryQueue.slice(this.#queueHead).filter((id) => live.has(id))
     this.#queueHead = 0
     this.#deletedInQueue = 0
-  }
-
-  #notify(id: string, change: Change, current?: Rendezvous): void {
-    const listeners = this.#listeners.get(id)
-    if (!listeners) return
-    // Copy first: a listener typically unsubscribes itself while we iterate.
-    for (const listener of [...listeners]) listener(change, current)
   }
 
   /** When capacity is likely to free up: the oldest rendezvous's expiry. */

@@ -16,8 +16,8 @@ import { StoreUnavailableError } from './errors.ts'
 import { EtagIssuer, encodeBase64Url, newRendezvousId } from './ids.ts'
 import { MAX_TRANSACTIONS_PER_RENDEZVOUS, MIN_RETRY_AFTER_MS, transactionCost } from './limits.ts'
 import { CREATE, DELETE, STATS, UPDATE } from './redis-scripts.ts'
+import { Subscriptions } from './subscriptions.ts'
 import type {
-  Change,
   ChangeListener,
   ConditionalWrite,
   CreateResult,
@@ -60,8 +60,8 @@ interface ScriptCommands {
 type Client = Redis & ScriptCommands
 
 /** One subscribed id: its listeners and the timer that reports its expiry. */
-interface Watched {
-  readonly listeners: Set<ChangeListener>
+/** The expiry watch of one id with listeners; replaced when the id loses them and gains them again. */
+interface ExpiryWatch {
   timer: ReturnType<typeof setTimeout> | undefined
 }
 
@@ -89,10 +89,10 @@ export class RedisStore implements RendezvousStore {
   readonly #etags = new EtagIssuer()
   readonly #client: Client
   readonly #subscriber: Redis
-  readonly #watched = new Map<string, Watched>()
+  readonly #subscriptions = new Subscriptions({ onFirst: (id) => this.#watchExpiry(id), onLast: (id) => this.#unwatchExpiry(id) })
+  readonly #expiryWatches = new Map<string, ExpiryWatch>()
   readonly #reclaimTimer: ReturnType<typeof setInterval>
   readonly #healthTimer: ReturnType<typeof setInterval>
-  #subscriberCount = 0
   #subscriberWasReady = false
   #connectedOnce = false
   /** Settles when the first connection is ready, or when waiting for it any longer is pointless. */
@@ -138,13 +138,13 @@ export class RedisStore implements RendezvousStore {
     // Connection lost: every waiter looks again now. If Redis itself is gone the reads fail and the
     // waiters are answered (503) at once instead of at their deadline.
     this.#subscriber.on('close', () => {
-      for (const id of this.#watched.keys()) this.#notify(id, 'updated')
+      for (const id of this.#subscriptions.ids()) this.#subscriptions.notify(id, 'updated')
     })
     this.#subscriber.on('ready', () => {
       // After an outage, any change may have been missed: every waiter looks again.
       if (this.#subscriberWasReady) {
         report('reconnected', 'redis subscriber')
-        for (const id of this.#watched.keys()) this.#notify(id, 'updated')
+        for (const id of this.#subscriptions.ids()) this.#subscriptions.notify(id, 'updated')
       }
       this.#subscriberWasReady = true
     })
@@ -244,38 +244,17 @@ export class RedisStore implements RendezvousStore {
 
   async delete(id: string): Promise<boolean> {
     const deleted = await this.#call(() => this.#client.rzDelete(...this.#keys(id), id, this.#channel, this.#instance))
-    if (deleted === 1) this.#notify(id, 'deleted')
+    if (deleted === 1) this.#subscriptions.notify(id, 'deleted')
     return deleted === 1
   }
 
   subscribe(id: string, listener: ChangeListener): Unsubscribe {
-    let watched = this.#watched.get(id)
-    if (!watched) {
-      watched = { listeners: new Set(), timer: undefined }
-      this.#watched.set(id, watched)
-      this.#watchExpiry(id, watched)
-    }
-    // A wrapper makes each subscription distinct, so the same function can subscribe twice.
-    const subscription: ChangeListener = (change, current) => listener(change, current)
-    watched.listeners.add(subscription)
-    this.#subscriberCount++
-    let active = true
-    return () => {
-      if (!active) return
-      active = false
-      this.#subscriberCount--
-      const current = this.#watched.get(id)
-      if (!current?.listeners.delete(subscription)) return
-      if (current.listeners.size === 0) {
-        clearTimeout(current.timer)
-        this.#watched.delete(id)
-      }
-    }
+    return this.#subscriptions.subscribe(id, listener)
   }
 
   async stats(): Promise<StoreStats> {
     const [sessions, payloadBytes] = await this.#call(() => this.#client.rzStats(...this.#sharedKeys))
-    return { sessions, payloadBytes, subscribers: this.#subscriberCount }
+    return { sessions, payloadBytes, subscribers: this.#subscriptions.count }
   }
 
   available(): boolean {
@@ -287,8 +266,9 @@ export class RedisStore implements RendezvousStore {
     this.#closed = true
     clearInterval(this.#reclaimTimer)
     clearInterval(this.#healthTimer)
-    for (const watched of this.#watched.values()) clearTimeout(watched.timer)
-    this.#watched.clear()
+    for (const watch of this.#expiryWatches.values()) clearTimeout(watch.timer)
+    this.#expiryWatches.clear()
+    this.#subscriptions.clear()
     this.#client.disconnect()
     this.#subscriber.disconnect()
   }
@@ -340,7 +320,7 @@ export class RedisStore implements RendezvousStore {
       lastModified: Number(text(reply[1])),
       expiresAt: Number(text(reply[3])),
     }
-    this.#notify(id, 'updated', rendezvous)
+    this.#subscriptions.notify(id, 'updated', rendezvous)
     return rendezvous
   }
 
@@ -363,40 +343,40 @@ export class RedisStore implements RendezvousStore {
     // `<instance> <u|d> <id>`; this process told its own listeners already.
     const [instance, kind, id] = message.split(' ')
     if (instance === this.#instance || id === undefined) return
-    this.#notify(id, kind === 'd' ? 'deleted' : 'updated')
-  }
-
-  #notify(id: string, change: Change, current?: Rendezvous): void {
-    const watched = this.#watched.get(id)
-    if (!watched) return
-    // Copy first: a listener typically unsubscribes itself while we iterate.
-    for (const listener of [...watched.listeners]) listener(change, current)
+    this.#subscriptions.notify(id, kind === 'd' ? 'deleted' : 'updated')
   }
 
   /**
    * Tells the id's listeners when it expires. Redis expires the record by itself and says nothing,
    * so the expiry instant is read once and a local timer stands for it.
    */
-  #watchExpiry(id: string, watched: Watched): void {
+  #watchExpiry(id: string): void {
+    const watch: ExpiryWatch = { timer: undefined }
+    this.#expiryWatches.set(id, watch)
     const check = () => {
       this.#client.hget(this.#recordKey(id), 'x').then(
         (expiresAt) => {
-          if (this.#watched.get(id) !== watched || expiresAt === null) return
+          if (this.#expiryWatches.get(id) !== watch || expiresAt === null) return
           const wait = Math.max(0, Number(expiresAt) - Date.now())
-          watched.timer = setTimeout(() => {
-            if (this.#watched.get(id) !== watched) return
+          watch.timer = setTimeout(() => {
+            if (this.#expiryWatches.get(id) !== watch) return
             this.#client.exists(this.#recordKey(id)).then(
-              (exists) => (exists === 0 ? this.#notify(id, 'expired') : (watched.timer = setTimeout(check, EXPIRY_RECHECK_MS))),
+              (exists) => (exists === 0 ? this.#subscriptions.notify(id, 'expired') : (watch.timer = setTimeout(check, EXPIRY_RECHECK_MS))),
               () => {},
             )
           }, wait)
-          ;(watched.timer as { unref?: () => void }).unref?.()
+          ;(watch.timer as { unref?: () => void }).unref?.()
         },
         // Unreachable: waiters keep their own deadline, and the reconnect makes them look again.
         () => {},
       )
     }
     check()
+  }
+
+  #unwatchExpiry(id: string): void {
+    clearTimeout(this.#expiryWatches.get(id)?.timer)
+    this.#expiryWatches.delete(id)
   }
 }
 
