@@ -65,6 +65,11 @@ export function msc4388Dialect(context: DialectContext) {
   /** The handlers of one base path; `errcodes` are the codes that path sends under other names. */
   function handlersFor(errcodes: ErrcodeNames | undefined) {
     const fail = (kind: ErrorKind, options: ErrorOptions = {}) => errorResponse(kind, { ...options, errcodes })
+    /** The store is at capacity: counted as a refusal, answered with when to try again. */
+    const full = (retryAfterMs: number) => {
+      metrics.refuse('capacity')
+      return fail('server_full', { retryAfterMs })
+    }
 
     async function discovery(request: Request): Promise<Response> {
       const mayCreate = await createGate.mayCreate(request)
@@ -80,10 +85,7 @@ export function msc4388Dialect(context: DialectContext) {
       const payload = encodeData(body.data)
       if (payload instanceof Response) return payload
       const result = await store.create({ payload, contentType: CONTENT_TYPE })
-      if (!result.ok) {
-        metrics.refuse('capacity')
-        return fail('server_full', { retryAfterMs: result.retryAfterMs })
-      }
+      if (!result.ok) return full(result.retryAfterMs)
       const { rendezvous } = result
       const answer: Msc4388CreateResponse = { id: rendezvous.id, sequence_token: sequenceTokenOf(rendezvous.etag), expires_in_ms: expiresInMs(rendezvous) }
       return jsonResponse(200, answer)
@@ -128,8 +130,7 @@ export function msc4388Dialect(context: DialectContext) {
         case 'etag_mismatch':
           return fail('sequence_conflict')
         case 'full':
-          metrics.refuse('capacity')
-          return fail('server_full', { retryAfterMs: result.retryAfterMs })
+          return full(result.retryAfterMs)
       }
     }
 
@@ -145,8 +146,7 @@ export function msc4388Dialect(context: DialectContext) {
         case 'not_found':
           return fail('not_found')
         case 'full':
-          metrics.refuse('capacity')
-          return fail('server_full', { retryAfterMs: result.retryAfterMs })
+          return full(result.retryAfterMs)
       }
     }
 
