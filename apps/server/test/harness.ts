@@ -73,8 +73,11 @@ export interface Created {
   readonly response: Response
 }
 
-/** POSTs a new rendezvous and returns its id and ETag; fails the test unless it was a 200. */
-export async function create(server: TestServer, body: BodyInit = 'hello', contentType?: string): Promise<Created> {
+/**
+ * POSTs a new rendezvous to `server.base` (a test server, a spawned process, a proxy in front of
+ * one) and returns its id and ETag; fails the test unless it was a 200.
+ */
+export async function create(server: { readonly base: string }, body: BodyInit = 'hello', contentType?: string): Promise<Created> {
   const headers: Record<string, string> = contentType ? { 'content-type': contentType } : {}
   const response = await fetch(server.base, { method: 'POST', body, headers })
   if (response.status !== 200) throw new Error(`create failed: ${response.status} ${await response.text()}`)

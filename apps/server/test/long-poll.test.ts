@@ -196,9 +196,7 @@ describe('long-poll and shutdown', () => {
     const child = spawnMain(['--host', '127.0.0.1', '--port', '0', '--max-wait', '30', '--shutdown-drain', '0'])
     try {
       const base = await listeningUrl(child.stderr)
-      const created = await fetch(base, { method: 'POST', body: 'x' })
-      const { id } = (await created.json()) as { id: string }
-      const etag = created.headers.get('etag')!
+      const { id, etag } = await create({ base }, 'x')
       const waiting = fetch(`${base}${id}`, { headers: { 'if-none-match': etag, prefer: 'wait=30' } })
       await sleep(300)
       const started = Date.now()

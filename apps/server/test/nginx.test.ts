@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type TestServer, sleep, startServer } from './harness.ts'
+import { type TestServer, create, sleep, startServer } from './harness.ts'
 import { runMsc4108Exchange } from './msc4108-exchange.ts'
 
 const NGINX = Bun.which('nginx') ?? (Bun.file('/usr/sbin/nginx').size > 0 ? '/usr/sbin/nginx' : null)
@@ -79,9 +79,7 @@ http {
   })
 
   it('should pass ETags through compression so that conditional requests still match', async () => {
-    const created = await fetch(proxy, { method: 'POST', body: 'x'.repeat(500), headers: { 'content-type': 'text/plain' } })
-    expect(created.status).toBe(200)
-    const { id } = (await created.json()) as { id: string }
+    const { id } = await create({ base: proxy }, 'x'.repeat(500), 'text/plain')
     const read = await fetch(`${proxy}${id}`, { headers: { 'accept-encoding': 'gzip' } })
     expect(await read.text()).toBe('x'.repeat(500))
     const etag = read.headers.get('etag')!
@@ -97,9 +95,7 @@ http {
   }, 30_000)
 
   it('should deliver a long-poll answer when the write lands, not when the wait runs out', async () => {
-    const created = await fetch(proxy, { method: 'POST', body: 'before' })
-    const { id } = (await created.json()) as { id: string }
-    const etag = created.headers.get('etag')!
+    const { id, etag } = await create({ base: proxy }, 'before')
     const started = Date.now()
     const waiting = fetch(`${proxy}${id}`, { headers: { 'if-none-match': etag, prefer: 'wait=10' } })
     await sleep(300)

@@ -8,7 +8,7 @@
 import { startTestRedis } from '@rendezvous/store/testing/redis'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { sleep } from './harness.ts'
+import { create, sleep } from './harness.ts'
 import { runMsc3886Exchange } from './msc3886-exchange.ts'
 import { runMsc4108Exchange } from './msc4108-exchange.ts'
 import { type ServerProcess, listeningUrl, spawnMain } from './process.ts'
@@ -63,9 +63,7 @@ describe.skipIf(!redis)('two instances on one Redis', () => {
   }, 30_000)
 
   it('should complete the seed exchange with A on one instance and B on the other, long-poll woken across them', async () => {
-    const created = await fetch(one.base, { method: 'POST', body: 'A1', headers: { 'content-type': 'text/plain' } })
-    const { id } = (await created.json()) as { id: string }
-    const tagA = created.headers.get('etag')!
+    const { id, etag: tagA } = await create(one, 'A1', 'text/plain')
     const readOnTwo = await fetch(`${two.base}${id}`)
     expect(await readOnTwo.text()).toBe('A1')
     expect(readOnTwo.headers.get('etag')).toBe(tagA)
@@ -120,9 +118,7 @@ describe.skipIf(!redis)('two instances on one Redis', () => {
   })
 
   it('should let exactly one of 50 concurrent writers split over both instances win', async () => {
-    const created = await fetch(one.base, { method: 'POST', body: 'start' })
-    const { id } = (await created.json()) as { id: string }
-    const etag = created.headers.get('etag')!
+    const { id, etag } = await create(one, 'start')
     const statuses = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
         fetch(`${(i % 2 === 0 ? one : two).base}${id}`, { method: 'PUT', body: `writer ${i}`, headers: { 'if-match': etag } }).then(async (r) => {
@@ -140,9 +136,7 @@ describe.skipIf(!redis)('instances coming and going', () => {
   it('should complete the exchange on the surviving instance after the creating one is killed with SIGKILL', async () => {
     const prefix = redis!.uniquePrefix()
     const [creator, survivor] = await Promise.all([instance(prefix), instance(prefix)])
-    const created = await fetch(creator.base, { method: 'POST', body: 'A1' })
-    const { id } = (await created.json()) as { id: string }
-    const tag = created.headers.get('etag')!
+    const { id, etag: tag } = await create(creator, 'A1')
     const reply = await fetch(`${creator.base}${id}`, { method: 'PUT', body: 'B1', headers: { 'if-match': tag } })
     creator.child.kill('SIGKILL')
     await creator.child.exited
@@ -170,8 +164,7 @@ describe.skipIf(!redis)('instances coming and going', () => {
   it('should expire rendezvous with no instance running, Redis reclaiming the payload itself', async () => {
     const prefix = redis!.uniquePrefix()
     const first = await instance(prefix, { RENDEZVOUS_TTL_SECONDS: '1' })
-    const created = await fetch(first.base, { method: 'POST', body: 'short-lived' })
-    const { id } = (await created.json()) as { id: string }
+    const { id } = await create(first, 'short-lived')
     first.child.kill('SIGKILL')
     await first.child.exited
     await sleep(1300)
@@ -193,9 +186,7 @@ describe.skipIf(!redis || redis.external)('Redis going away and coming back unde
   it('should answer 503 while Redis is down, answer held long-polls, and recover by itself with nothing lost', async () => {
     const prefix = redis!.uniquePrefix()
     const server = await instance(prefix)
-    const created = await fetch(server.base, { method: 'POST', body: 'accepted before the outage' })
-    const { id } = (await created.json()) as { id: string }
-    const etag = created.headers.get('etag')!
+    const { id, etag } = await create(server, 'accepted before the outage')
     const held = fetch(`${server.base}${id}`, { headers: { 'if-none-match': etag, prefer: 'wait=25' } })
     await sleep(100)
 
@@ -252,8 +243,7 @@ describe.skipIf(!redis || redis.external)('Redis that hangs', () => {
   it('should answer 503 within seconds, not hang, while Redis accepts nothing, and recover when it thaws', async () => {
     const prefix = redis!.uniquePrefix()
     const server = await instance(prefix)
-    const created = await fetch(server.base, { method: 'POST', body: 'before the freeze' })
-    const { id } = (await created.json()) as { id: string }
+    const { id } = await create(server, 'before the freeze')
     redis!.pause()
     try {
       const started = performance.now()

@@ -5,7 +5,7 @@
  */
 
 import { describe, expect, it } from 'vitest'
-import { sleep } from './harness.ts'
+import { create, sleep } from './harness.ts'
 import { listeningUrl, spawnMain } from './process.ts'
 
 interface Attempt {
@@ -27,9 +27,7 @@ describe('shutdown with a drain period', () => {
       const base = await listeningUrl(child.stderr, undefined, (line) => {
         if (line.includes('"stopped listening"')) stoppedListeningAt = Date.parse((JSON.parse(line) as { time: string }).time)
       })
-      const created = await fetch(base, { method: 'POST', body: 'payload' })
-      const { id } = (await created.json()) as { id: string }
-      const etag = created.headers.get('etag')!
+      const { id, etag } = await create({ base }, 'payload')
       const held = fetch(`${base}${id}`, { headers: { 'if-none-match': etag, prefer: 'wait=30' } })
       await sleep(200)
 
