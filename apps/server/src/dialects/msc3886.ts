@@ -6,28 +6,8 @@
  */
 
 import { MSC3886_PATH } from '@rendezvous/protocol'
-import type { AnyElysia } from 'elysia'
-import { createdHeadersFor } from '../responses.ts'
-import { mount } from '../routing.ts'
-import { type DialectContext, createFromBody } from './shared.ts'
+import { type DialectContext, createOnlyDialect } from './shared.ts'
 
 export function msc3886Dialect(context: DialectContext) {
-  const createdHeaders = createdHeadersFor(context.config.maxBytes, null)
-  return (app: AnyElysia) => {
-    mount(app, context.guard, {
-      path: MSC3886_PATH,
-      label: MSC3886_PATH,
-      methods: {
-        POST: {
-          limiter: 'create',
-          async handle(request, { server }) {
-            const created = await createFromBody(context, request, server, 'msc3886')
-            if (created instanceof Response) return created
-            return new Response(null, { status: 201, headers: createdHeaders(created.rendezvous, created.url) })
-          },
-        },
-      },
-    })
-    return app
-  }
+  return createOnlyDialect(context, { path: MSC3886_PATH, dialect: 'msc3886', bodyType: null, body: () => null })
 }

@@ -5,29 +5,13 @@
  */
 
 import { MSC4108_PATH, type Msc4108CreateResponse } from '@rendezvous/protocol'
-import type { AnyElysia } from 'elysia'
-import { createdHeadersFor } from '../responses.ts'
-import { mount } from '../routing.ts'
-import { type DialectContext, createFromBody } from './shared.ts'
+import { type DialectContext, createOnlyDialect } from './shared.ts'
 
 export function msc4108Dialect(context: DialectContext) {
-  const createdHeaders = createdHeadersFor(context.config.maxBytes, 'application/json')
-  return (app: AnyElysia) => {
-    mount(app, context.guard, {
-      path: MSC4108_PATH,
-      label: MSC4108_PATH,
-      methods: {
-        POST: {
-          limiter: 'create',
-          async handle(request, { server }) {
-            const created = await createFromBody(context, request, server, 'msc4108')
-            if (created instanceof Response) return created
-            const body: Msc4108CreateResponse = { url: created.url }
-            return new Response(JSON.stringify(body), { status: 201, headers: createdHeaders(created.rendezvous, created.url) })
-          },
-        },
-      },
-    })
-    return app
-  }
+  return createOnlyDialect(context, {
+    path: MSC4108_PATH,
+    dialect: 'msc4108',
+    bodyType: 'application/json',
+    body: (url) => JSON.stringify({ url } satisfies Msc4108CreateResponse),
+  })
 }

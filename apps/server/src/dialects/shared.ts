@@ -1,9 +1,11 @@
 /**
  * @module What every dialect is given, and the creation steps the three raw-payload dialects (seed,
- * MSC3886, MSC4108) share. Each dialect shapes its own answer from the result.
+ * MSC3886, MSC4108) share. Each dialect shapes its own answer from the result; the two Matrix ones
+ * that only create are built by `createOnlyDialect`.
  */
 
 import type { Rendezvous, RendezvousStore } from '@rendezvous/store'
+import type { AnyElysia } from 'elysia'
 import type { BodyDeadlines } from '../body.ts'
 import type { ServerConfig } from '../config.ts'
 import type { CreateDialect, CreateGate } from '../create-auth.ts'
@@ -12,7 +14,8 @@ import type { Metrics } from '../metrics.ts'
 import { readBodyWithin } from '../body.ts'
 import { contentTypeOf, payloadOf } from '../payloads.ts'
 import { publicBaseUrl } from '../public-url.ts'
-import { errorResponse } from '../responses.ts'
+import { createdHeadersFor, errorResponse } from '../responses.ts'
+import { mount } from '../routing.ts'
 
 export interface DialectContext {
   readonly store: RendezvousStore
@@ -61,4 +64,39 @@ export async function createFromBody(context: DialectContext, request: Request, 
     return errorResponse('server_full', { retryAfterMs: result.retryAfterMs })
   }
   return { rendezvous: result.rendezvous, url: `${base}${config.prefix}${result.rendezvous.id}`, requestUrl }
+}
+
+export interface CreateOnlyDialect {
+  /** The Matrix path its `POST` is served on. */
+  readonly path: string
+  readonly dialect: CreateDialect
+  /** The `Content-Type` of the 201's body, or null when it has none. */
+  readonly bodyType: string | null
+  /** The 201's body for the new session's absolute URL, or null for none. */
+  readonly body: (url: string) => string | null
+}
+
+/**
+ * A Matrix dialect that only creates (MSC3886, MSC4108): `POST` on its path answers `201 Created`
+ * with the session's absolute URL in `Location`. Its sessions are the root dialect's `/<id>`.
+ */
+export function createOnlyDialect(context: DialectContext, { path, dialect, bodyType, body }: CreateOnlyDialect) {
+  const createdHeaders = createdHeadersFor(context.config.maxBytes, bodyType)
+  return (app: AnyElysia) => {
+    mount(app, context.guard, {
+      path,
+      label: path,
+      methods: {
+        POST: {
+          limiter: 'create',
+          async handle(request, { server }) {
+            const created = await createFromBody(context, request, server, dialect)
+            if (created instanceof Response) return created
+            return new Response(body(created.url), { status: 201, headers: createdHeaders(created.rendezvous, created.url) })
+          },
+        },
+      },
+    })
+    return app
+  }
 }
