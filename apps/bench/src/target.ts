@@ -83,7 +83,7 @@ export async function spawnServer(options: SpawnOptions): Promise<Target> {
       const port = freePort()
       const args = [
         '--host', '127.0.0.1', '--port', String(port),
-        '--rate-limit', 'off', '--create-rate-limit', 'off',
+        '--rate-limit', 'off', '--create-rate-limit', 'off', '--max-in-flight-per-client', 'off',
         '--max-in-flight', '1000000', '--max-waiters', '1000000',
         '--max-sessions', '100000000', '--max-total-bytes', String(64 * 1024 ** 3),
         '--log-level', 'warn', '--shutdown-drain', '0',

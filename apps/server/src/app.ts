@@ -20,7 +20,7 @@ import { msc4108Dialect } from './dialects/msc4108.ts'
 import { msc4388Dialect } from './dialects/msc4388.ts'
 import { rootDialect } from './dialects/root.ts'
 import type { DialectContext } from './dialects/shared.ts'
-import { Guard, LongPolls } from './guard.ts'
+import { Guard } from './guard.ts'
 import { type Logger, stderrLogger } from './log.ts'
 import { Metrics } from './metrics.ts'
 import { mount } from './routing.ts'
@@ -65,8 +65,7 @@ export function listenOptions(config: ServerConfig) {
 
 export function createApp({ store, config, logger = stderrLogger, shutdownSignal = new AbortController().signal, createAuth = null }: AppOptions) {
   const metrics = new Metrics()
-  const longPolls = new LongPolls()
-  const guard = new Guard({ config, store, logger, metrics, longPolls, shutdownSignal })
+  const guard = new Guard({ config, store, logger, metrics, shutdownSignal })
   const context: DialectContext = {
     store,
     config,
@@ -74,7 +73,6 @@ export function createApp({ store, config, logger = stderrLogger, shutdownSignal
     metrics,
     bodyDeadlines: new BodyDeadlines(config.bodyTimeoutSeconds * 1000),
     createGate: new CreateGate(createAuth, config.createAuthOpen),
-    longPolls,
     shutdownSignal,
     onBodyTimeout: () => metrics.refuse('body_timeout'),
   }
@@ -111,7 +109,7 @@ export function createApp({ store, config, logger = stderrLogger, shutdownSignal
         storeUp: available ? 1 : 0,
         liveRendezvous: sessions,
         livePayloadBytes: payloadBytes,
-        heldLongPolls: longPolls.held,
+        heldLongPolls: guard.held,
         inFlight: guard.inFlight,
         rateLimitedClients: guard.trackedClients,
       }

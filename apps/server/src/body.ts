@@ -107,6 +107,31 @@ async function readStreamedBody(body: ReadableStream<Uint8Array>, maxBytes: numb
   return { ok: true, bytes }
 }
 
+/** The body of a write to a rendezvous that may not exist, or word that it does not. */
+export type WriteBodyResult = BodyResult | { readonly ok: false; readonly reason: 'gone' }
+
+const GONE = { ok: false, reason: 'gone' } as const
+
+/**
+ * `readBodyWithin` for a write to one rendezvous: when the body has not arrived with the request's
+ * head, `exists` is asked at once instead of after the body, so a slow body aimed at an id that
+ * does not exist is answered `gone` without waiting for it. A body that came with the head (as
+ * almost every real client's does) costs no question.
+ */
+export async function readWriteBody(
+  request: Request,
+  maxBytes: number,
+  deadlines: BodyDeadlines,
+  exists: () => Promise<boolean>,
+): Promise<WriteBodyResult> {
+  const body = readBodyWithin(request, maxBytes, deadlines)
+  if (!(body instanceof Promise)) return body
+  // A body that arrived with the head is ready once the event loop has turned over once.
+  await new Promise((resolve) => setImmediate(resolve))
+  if (Bun.peek.status(body) !== 'pending') return body
+  return Promise.race<WriteBodyResult>([body, exists().then((live): Promise<WriteBodyResult> | WriteBodyResult => (live ? body : GONE))])
+}
+
 /**
  * With a Content-Length the parser has already bounded the body, so Bun's native `bytes()` reads
  * it in one go, several times faster than pulling a stream chunk by chunk. On timeout the

@@ -31,6 +31,7 @@ describe('loadConfig', () => {
       createRateLimit: { kind: 'bucket', requests: 300, seconds: 300 },
       bodyTimeoutSeconds: 10,
       maxInFlight: 10000,
+      maxInFlightPerClient: 64,
       logLevel: 'info',
       shutdownDrainSeconds: 5,
       shutdownGraceSeconds: 10,

@@ -64,6 +64,8 @@ export interface ServerConfig {
   readonly bodyTimeoutSeconds: number
   /** Requests being processed at once, held long-polls not counted (they have their own bound). */
   readonly maxInFlight: number
+  /** Requests one client (an IPv4 address or an IPv6 /64) may have processed at once; null = no bound. */
+  readonly maxInFlightPerClient: number | null
   readonly logLevel: LogLevel
   /** How long, after SIGTERM, the server keeps serving (with `Connection: close`) before it stops listening. */
   readonly shutdownDrainSeconds: number
@@ -117,6 +119,14 @@ export const SETTINGS: readonly AnySetting[] = [
   { key: 'createRateLimit', env: 'RENDEZVOUS_CREATE_RATE_LIMIT', flag: '--create-rate-limit', default: '300/300', help: 'creations per client address, as <requests>/<seconds> or off', parse: rateLimit },
   { key: 'bodyTimeoutSeconds', env: 'RENDEZVOUS_BODY_TIMEOUT_SECONDS', flag: '--body-timeout', default: '10', help: 'seconds a request body may take to arrive', parse: integer(1, 3600) },
   { key: 'maxInFlight', env: 'RENDEZVOUS_MAX_IN_FLIGHT', flag: '--max-in-flight', default: '10000', help: 'requests processed at once (long-polls not counted)', parse: integer(1, 10_000_000) },
+  {
+    key: 'maxInFlightPerClient',
+    env: 'RENDEZVOUS_MAX_IN_FLIGHT_PER_CLIENT',
+    flag: '--max-in-flight-per-client',
+    default: '64',
+    help: 'requests one client address (IPv6: one /64) may have processed at once (long-polls not counted), or off',
+    parse: offOr(integer(1, 10_000_000)),
+  },
   { key: 'logLevel', env: 'RENDEZVOUS_LOG_LEVEL', flag: '--log-level', default: 'info', help: 'debug, info (one line per request), warn, error or off', parse: logLevel },
   { key: 'shutdownDrainSeconds', env: 'RENDEZVOUS_SHUTDOWN_DRAIN_SECONDS', flag: '--shutdown-drain', default: '5', help: 'seconds the server keeps serving after SIGTERM (with Connection: close) before it stops listening', parse: integer(0, 600) },
   { key: 'shutdownGraceSeconds', env: 'RENDEZVOUS_SHUTDOWN_GRACE_SECONDS', flag: '--shutdown-grace', default: '10', help: 'seconds shutdown then waits for requests in flight', parse: integer(0, 3600) },
@@ -199,6 +209,11 @@ function integer(min: number, max: number): (raw: string) => number {
     if (n < min || n > max) throw new Error(`expected a whole number from ${min} to ${max}`)
     return n
   }
+}
+
+/** `off` (no bound: null), or what `parse` makes of the value. */
+function offOr<T>(parse: (raw: string) => T): (raw: string) => T | null {
+  return (raw) => (raw.toLowerCase() === 'off' ? null : parse(raw))
 }
 
 function host(raw: string): string {

@@ -4,14 +4,14 @@
  * (`Connection: close`), and one metrics observation and one log line per request.
  */
 
-import { Header, isRendezvousId } from '@rendezvous/protocol'
+import { Header } from '@rendezvous/protocol'
 import { type RendezvousStore, StoreUnavailableError } from '@rendezvous/store'
 import { clientRateLimitKey } from './client-address.ts'
 import type { ServerConfig } from './config.ts'
 import { type Logger, idHash } from './log.ts'
 import type { Metrics } from './metrics.ts'
 import { type RateLimiter, limiterFor } from './rate-limit.ts'
-import { errorResponse, preflightResponse } from './responses.ts'
+import { closing, errorResponse, preflightResponse } from './responses.ts'
 
 /** Which budget a request spends: creations, or everything else. */
 export type LimiterKind = 'create' | 'general'
@@ -21,10 +21,16 @@ export type Server = { requestIP(request: Request): { address: string } | null }
 
 /** How long a client should wait after the store was unreachable. */
 const STORE_RETRY_AFTER_MS = 2000
+/** How long a client over its own in-flight bound should wait. */
+const CLIENT_BUSY_RETRY_AFTER_MS = 1000
 
-/** Long-poll requests being held; they have their own bound and do not count as in flight. */
-export class LongPolls {
-  held = 0
+/**
+ * What a handler may do with the request it serves: hold it (a long-poll). A held request counts
+ * against the bound of held long-polls instead of the in-flight bounds, global and per client.
+ */
+export interface Admission {
+  /** Runs `wait` with this request counted as a held long-poll rather than as in flight. */
+  hold<T>(wait: () => Promise<T>): Promise<T>
 }
 
 export interface GuardOptions {
@@ -32,7 +38,6 @@ export interface GuardOptions {
   readonly store: RendezvousStore
   readonly logger: Logger
   readonly metrics: Metrics
-  readonly longPolls: LongPolls
   /** Aborted when shutdown begins: every answer from then on closes its connection. */
   readonly shutdownSignal: AbortSignal
 }
@@ -42,31 +47,35 @@ export class Guard {
   readonly #store: RendezvousStore
   readonly #logger: Logger
   readonly #metrics: Metrics
-  readonly #longPolls: LongPolls
   readonly #shutdownSignal: AbortSignal
   readonly #limiters: Readonly<Record<LimiterKind, RateLimiter | null>>
-  /** Requests inside `run`, held long-polls included. */
+  /** Whether anything needs to know who the client is (a rate limit, or the per-client bound). */
+  readonly #keyed: boolean
+  /** Requests being processed, held long-polls not counted. */
   #inFlight = 0
+  #held = 0
+  /** Requests being processed per client key (held long-polls not counted); only keys above zero. */
+  readonly #inFlightByClient = new Map<string, number>()
   #lastStoreWarning = -Infinity
 
-  constructor({ config, store, logger, metrics, longPolls, shutdownSignal }: GuardOptions) {
+  constructor({ config, store, logger, metrics, shutdownSignal }: GuardOptions) {
     this.#config = config
     this.#store = store
     this.#logger = logger
     this.#metrics = metrics
-    this.#longPolls = longPolls
     this.#shutdownSignal = shutdownSignal
     this.#limiters = { create: limiterFor(config.createRateLimit), general: limiterFor(config.rateLimit) }
+    this.#keyed = this.#limiters.create !== null || this.#limiters.general !== null || config.maxInFlightPerClient !== null
   }
 
   /** Requests being processed, held long-polls not counted. */
   get inFlight(): number {
-    return this.#inFlight - this.#longPolls.held
+    return this.#inFlight
   }
 
-  /** Every request inside the guard, held long-polls included: what shutdown waits for. */
-  get busy(): number {
-    return this.#inFlight
+  /** Long-poll requests being held. */
+  get held(): number {
+    return this.#held
   }
 
   /** Client addresses the rate limiters remember. */
@@ -76,8 +85,8 @@ export class Guard {
 
   /**
    * Runs `work` for a request unless the server is too busy or the client over its budget, then
-   * records the outcome. `id` is the rendezvous the request is about, if any: a refusal still
-   * carries its ETag headers, and the log line carries its hash.
+   * records the outcome. `id` is the rendezvous the request is about, if any: its log line carries
+   * the id's hash. A refusal never reaches the store: refusing must cost less than serving.
    */
   async run(
     request: Request,
@@ -85,29 +94,60 @@ export class Guard {
     route: string,
     limiter: LimiterKind,
     id: string | null,
-    work: () => Promise<Response> | Response,
+    work: (admission: Admission) => Promise<Response> | Response,
   ): Promise<Response> {
     const started = performance.now()
-    this.#inFlight++
+    const client = this.#keyed ? this.#clientKey(request, server) : null
     let response: Response | undefined
-    try {
-      const refusal = this.#refusal(request, server, limiter, id)
-      response = refusal === null ? await work() : await refusal
-    } catch (error) {
-      if (!(error instanceof StoreUnavailableError)) throw error
-      response = this.#storeUnavailable(error)
-    } finally {
-      this.#inFlight--
-      const status = response?.status ?? 500
-      const seconds = (performance.now() - started) / 1000
-      this.#metrics.observe(request.method, route, status, seconds)
-      if (this.#logger.enabled('info')) {
-        const fields: Record<string, unknown> = { method: request.method, route, status, duration_ms: Math.round(seconds * 1e4) / 10 }
-        if (id !== null) fields['id_hash'] = idHash(id)
-        this.#logger.log('info', 'request', fields)
+    const refusal = this.#refusal(client, limiter)
+    if (refusal !== null) {
+      response = refusal
+    } else {
+      const admission = new RequestAdmission(this, client)
+      this.#enter(client)
+      try {
+        response = await work(admission)
+      } catch (error) {
+        response = error instanceof StoreUnavailableError ? this.#storeUnavailable(error) : this.#fault(error)
+      } finally {
+        this.#leave(client)
       }
     }
+    const status = response.status
+    const seconds = (performance.now() - started) / 1000
+    this.#metrics.observe(request.method, route, status, seconds)
+    if (this.#logger.enabled('info')) {
+      const fields: Record<string, unknown> = { method: request.method, route, status, duration_ms: Math.round(seconds * 1e4) / 10 }
+      if (id !== null) fields['id_hash'] = idHash(id)
+      this.#logger.log('info', 'request', fields)
+    }
     return this.finish(response)
+  }
+
+  /** Counts a request in: globally and, when clients are told apart, for its client. */
+  #enter(client: string | null): void {
+    this.#inFlight++
+    if (client !== null) this.#inFlightByClient.set(client, (this.#inFlightByClient.get(client) ?? 0) + 1)
+  }
+
+  #leave(client: string | null): void {
+    this.#inFlight--
+    if (client === null) return
+    const count = this.#inFlightByClient.get(client)! - 1
+    if (count === 0) this.#inFlightByClient.delete(client)
+    else this.#inFlightByClient.set(client, count)
+  }
+
+  /** See `Admission.hold`. */
+  async holdFor<T>(client: string | null, wait: () => Promise<T>): Promise<T> {
+    this.#leave(client)
+    this.#held++
+    try {
+      return await wait()
+    } finally {
+      this.#held--
+      this.#enter(client)
+    }
   }
 
   /** The answer to a CORS preflight, on any path; not rate limited (browsers send one per request shape). */
@@ -122,24 +162,40 @@ export class Guard {
     return response
   }
 
+  /** The key the client is counted under: its address (behind a trusted proxy, the forwarded one), or its /64. */
+  #clientKey(request: Request, server: Server): string {
+    const peer = server?.requestIP(request)?.address ?? null
+    return clientRateLimitKey(this.#config.trustProxy, peer, request.headers.get(Header.xForwardedFor))
+  }
+
   /**
-   * A refusal to protect the server, or null when the request may proceed. Synchronous but for a
-   * rate-limited request about a rendezvous, whose ETag headers the refusal carries.
+   * A refusal to protect the server, or null when the request may proceed: the server as a whole
+   * too busy, this client holding too many requests at once, or this client over its rate.
    */
-  #refusal(request: Request, server: Server, kind: LimiterKind, id: string | null): Response | Promise<Response> | null {
-    if (this.inFlight > this.#config.maxInFlight) {
+  #refusal(client: string | null, kind: LimiterKind): Response | null {
+    if (this.#inFlight >= this.#config.maxInFlight) {
       this.#metrics.refuse('in_flight')
       return errorResponse('rate_limited', { detail: 'Server busy, try again shortly', retryAfterMs: 1000 })
     }
+    if (client === null) return null
+    const perClient = this.#config.maxInFlightPerClient
+    if (perClient !== null && (this.#inFlightByClient.get(client) ?? 0) >= perClient) {
+      this.#metrics.refuse('client_in_flight')
+      // Its body, if any, stays unread: the connection cannot carry another request.
+      return closing(errorResponse('rate_limited', { detail: 'Too many requests in progress from this address', retryAfterMs: CLIENT_BUSY_RETRY_AFTER_MS }))
+    }
     const limiter = this.#limiters[kind]
     if (limiter === null) return null
-    const peer = server?.requestIP(request)?.address ?? null
-    const key = clientRateLimitKey(this.#config.trustProxy, peer, request.headers.get(Header.xForwardedFor))
-    const allowed = limiter.take(key)
+    const allowed = limiter.take(client)
     if (allowed.ok) return null
     this.#metrics.refuse('rate_limited')
-    if (id === null || !isRendezvousId(id)) return errorResponse('rate_limited', { retryAfterMs: allowed.retryAfterMs })
-    return this.#store.get(id).then((live) => errorResponse('rate_limited', { retryAfterMs: allowed.retryAfterMs, rendezvous: live ?? undefined }))
+    return errorResponse('rate_limited', { retryAfterMs: allowed.retryAfterMs })
+  }
+
+  /** A bug, not a client's doing: logged, and answered 500 like the framework's own error handler would. */
+  #fault(error: unknown): Response {
+    this.#logger.log('error', 'unhandled error', { error: error instanceof Error ? error.message : String(error) })
+    return errorResponse('internal')
   }
 
   #storeUnavailable(error: StoreUnavailableError): Response {
@@ -153,3 +209,19 @@ export class Guard {
     return errorResponse('service_unavailable', { retryAfterMs: STORE_RETRY_AFTER_MS })
   }
 }
+
+/** One request's admission: what `Admission.hold` needs to move it between the counts. */
+class RequestAdmission implements Admission {
+  readonly #guard: Guard
+  readonly #client: string | null
+
+  constructor(guard: Guard, client: string | null) {
+    this.#guard = guard
+    this.#client = client
+  }
+
+  hold<T>(wait: () => Promise<T>): Promise<T> {
+    return this.#guard.holdFor(this.#client, wait)
+  }
+}
+

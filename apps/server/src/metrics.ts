@@ -22,7 +22,7 @@ export interface Gauges {
   readonly rateLimitedClients: number
 }
 
-export type Refusal = 'rate_limited' | 'capacity' | 'in_flight' | 'body_timeout'
+export type Refusal = 'rate_limited' | 'capacity' | 'in_flight' | 'client_in_flight' | 'body_timeout'
 
 /** Counters of one method on one route: requests by status, and the latency histogram. */
 interface RouteSeries {
@@ -98,7 +98,7 @@ export class Metrics {
     }
 
     family('rendezvous_refusals_total', 'counter', 'Requests refused to protect the server, by reason.')
-    for (const reason of ['rate_limited', 'capacity', 'in_flight', 'body_timeout'] as const) {
+    for (const reason of ['rate_limited', 'capacity', 'in_flight', 'client_in_flight', 'body_timeout'] as const) {
       lines.push(`rendezvous_refusals_total{reason="${reason}"} ${this.#refusals.get(reason) ?? 0}`)
     }
 

@@ -5,7 +5,7 @@
 
 import { DEFAULT_CONTENT_TYPE, Header } from '@rendezvous/protocol'
 import type { BodyRefusal, BodyResult } from './body.ts'
-import { errorResponse } from './responses.ts'
+import { closing, errorResponse } from './responses.ts'
 
 /** Longest Content-Type we store. It is held beside the payload, so it must be bounded too. */
 export const MAX_CONTENT_TYPE_LENGTH = 255
@@ -31,9 +31,7 @@ export function bodyRefusedResponse(reason: BodyRefusal, tooLargeMessage: string
     case 'timeout': {
       onTimeout()
       // The rest of the body may still trickle in: the connection cannot carry another request.
-      const response = errorResponse('request_timeout')
-      response.headers.set(Header.connection, 'close')
-      return response
+      return closing(errorResponse('request_timeout'))
     }
     case 'unreadable':
       return errorResponse('invalid_param', { detail: 'Request body could not be read' })

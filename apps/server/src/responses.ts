@@ -165,6 +165,15 @@ export function errorResponse(kind: ErrorKind, options: ErrorOptions = {}): Resp
   return jsonResponse(ERRORS[kind].status, errorBody(kind, options), headers)
 }
 
+/**
+ * Marks `response` as the last on its connection: sent when the request's body was left unread (or
+ * a slow one may still be arriving), so the connection cannot carry another request.
+ */
+export function closing(response: Response): Response {
+  response.headers.set(Header.connection, 'close')
+  return response
+}
+
 const PREFLIGHT = new Headers(COMMON)
 PREFLIGHT.set(Header.accessControlAllowMethods, CORS_ALLOW_METHODS)
 PREFLIGHT.set(Header.accessControlAllowHeaders, CORS_ALLOW_HEADERS)

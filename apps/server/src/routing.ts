@@ -6,7 +6,7 @@
  */
 
 import type { AnyElysia } from 'elysia'
-import type { Guard, LimiterKind, Server } from './guard.ts'
+import type { Admission, Guard, LimiterKind, Server } from './guard.ts'
 import { errorResponse } from './responses.ts'
 
 export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE'
@@ -17,6 +17,8 @@ export interface RouteContext {
   /** The `:txnId` path parameter; empty when the path has none. */
   readonly txnId: string
   readonly server: Server
+  /** The guard's admission of this request: a long-poll holds through it. */
+  readonly admission: Admission
 }
 
 export interface Endpoint {
@@ -46,8 +48,9 @@ export function mount(app: AnyElysia, guard: Guard, spec: RouteSpec): void {
   const namesRendezvous = path.includes(':id')
   // Elysia reads which context fields a handler destructures and prepares only those.
   const handlerFor = (endpoint: Endpoint) => ({ request, server, params }: HandlerArgs): Promise<Response> => {
-    const context: RouteContext = { id: params?.['id'] ?? '', txnId: params?.['txnId'] ?? '', server }
-    return guard.run(request, server, label, endpoint.limiter, namesRendezvous ? context.id : null, () => endpoint.handle(request, context))
+    const id = params?.['id'] ?? ''
+    const txnId = params?.['txnId'] ?? ''
+    return guard.run(request, server, label, endpoint.limiter, namesRendezvous ? id : null, (admission) => endpoint.handle(request, { id, txnId, server, admission }))
   }
   const leftovers = ({ request, server, params }: HandlerArgs): Promise<Response> =>
     guard.run(request, server, label, 'general', namesRendezvous ? (params?.['id'] ?? '') : null, notAllowed)

@@ -29,7 +29,7 @@ afterAll(() => {
 
 /** Starts a server process on `redis` with key prefix `prefix`. */
 async function instance(prefix: string, env: Record<string, string> = {}, args: string[] = []): Promise<Instance> {
-  const child = spawnMain(['--host', '127.0.0.1', '--port', '0', '--shutdown-drain', '0', '--rate-limit', 'off', '--create-rate-limit', 'off', ...args], {
+  const child = spawnMain(['--host', '127.0.0.1', '--port', '0', '--shutdown-drain', '0', '--rate-limit', 'off', '--create-rate-limit', 'off', '--max-in-flight-per-client', 'off', ...args], {
     RENDEZVOUS_STORE: redis!.url,
     RENDEZVOUS_REDIS_PREFIX: prefix,
     ...env,

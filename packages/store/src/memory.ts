@@ -150,6 +150,10 @@ export class MemoryStore implements RendezvousStore {
     return this.#live(id, this.#now())
   }
 
+  async exists(id: string): Promise<boolean> {
+    return this.#live(id, this.#now()) !== null
+  }
+
   async update(id: string, write: ConditionalWrite): Promise<UpdateResult> {
     return this.#update(id, write, this.#now(), 0)
   }
@@ -160,7 +164,7 @@ export class MemoryStore implements RendezvousStore {
     let remembered = this.#transactions.get(id)
     const replay = remembered?.get(transactionId)
     if (replay) return { kind: 'answered', answer: replay, replayed: true }
-    if ((remembered?.size ?? 0) >= MAX_TRANSACTIONS_PER_RENDEZVOUS) return { kind: 'full', retryAfterMs: this.#retryAfterMs(now) }
+    if ((remembered?.size ?? 0) >= MAX_TRANSACTIONS_PER_RENDEZVOUS) return { kind: 'exhausted' }
     const cost = transactionCost(transactionId)
     const result = this.#update(id, write, now, cost)
     if (!result.ok && result.reason === 'not_found') return { kind: 'not_found' }

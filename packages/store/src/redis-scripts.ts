@@ -73,6 +73,7 @@ return {'ok', int(now), int(expires)}
  * - `{'mismatch', p, t, e, v, m, x}`: the condition failed;
  * - `{'full', retryAfterMs, p, t, e, v, m, x}`: no room (record fields absent for a transaction);
  * - `{'replay', answer}`: the transaction id was seen; `answer` is `a<etag>` or `c`;
+ * - `{'exhausted'}`: the rendezvous remembers as many transactions as it may;
  * - `{'not_found'}`.
  */
 export const UPDATE = `${PRELUDE}
@@ -87,7 +88,7 @@ local cost = 0
 if txn ~= '' then
   local remembered = redis.call('HGET', KEYS[1], txn_field)
   if remembered then return {'replay', remembered} end
-  if (tonumber(rec[7]) or 0) >= tonumber(ARGV[8]) then return {'full', int(math.max(0, tonumber(rec[6]) - now))} end
+  if (tonumber(rec[7]) or 0) >= tonumber(ARGV[8]) then return {'exhausted'} end
   cost = tonumber(ARGV[7])
 end
 local matches = ARGV[9] == 'any'

@@ -205,6 +205,10 @@ export class RedisStore implements RendezvousStore {
     return recordOf(id, fields)
   }
 
+  async exists(id: string): Promise<boolean> {
+    return (await this.#call(() => this.#client.exists(this.#recordKey(id)))) === 1
+  }
+
   async update(id: string, write: ConditionalWrite): Promise<UpdateResult> {
     const { reply, etag } = await this.#runUpdate(id, write, '')
     const outcome = text(reply[0])
@@ -237,6 +241,8 @@ export class RedisStore implements RendezvousStore {
         return { kind: 'answered', answer: answerOf(text(reply[1])), replayed: true }
       case 'full':
         return { kind: 'full', retryAfterMs: Math.max(MIN_RETRY_AFTER_MS, Number(text(reply[1]))) }
+      case 'exhausted':
+        return { kind: 'exhausted' }
       default:
         return { kind: 'not_found' }
     }

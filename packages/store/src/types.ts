@@ -67,8 +67,13 @@ export type TransactionResult =
   /** `replayed`: the transaction id was seen before and this is its remembered answer. */
   | { readonly kind: 'answered'; readonly answer: TransactionAnswer; readonly replayed: boolean }
   | { readonly kind: 'not_found' }
-  /** Store full, or this rendezvous remembers as many transactions as it may. Nothing changed. */
+  /** The store is full. Nothing changed. */
   | { readonly kind: 'full'; readonly retryAfterMs: number }
+  /**
+   * This rendezvous remembers as many transactions as it may (`MAX_TRANSACTIONS_PER_RENDEZVOUS`),
+   * and will until it expires: no new transaction id can be accepted. Nothing changed.
+   */
+  | { readonly kind: 'exhausted' }
 
 /** What happened to a rendezvous someone subscribed to. `deleted` and `expired` are final. */
 export type Change = 'updated' | 'deleted' | 'expired'
@@ -110,6 +115,12 @@ export interface RendezvousStore {
 
   /** The live rendezvous with this id, or null when unknown, deleted or expired. */
   get(id: string): Promise<Rendezvous | null>
+
+  /**
+   * Whether the rendezvous is live, without reading its payload: what a write asks before it waits
+   * for a slow body.
+   */
+  exists(id: string): Promise<boolean>
 
   /** Replaces the payload when `ifMatch` holds; atomically, so one of N racing writers wins. */
   update(id: string, write: ConditionalWrite): Promise<UpdateResult>

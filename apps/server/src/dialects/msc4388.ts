@@ -29,13 +29,13 @@ import {
   sequenceTokenOf,
   strongTagCondition,
 } from '@rendezvous/protocol'
-import type { Rendezvous } from '@rendezvous/store'
+import { MAX_TRANSACTIONS_PER_RENDEZVOUS, type Rendezvous } from '@rendezvous/store'
 import type { Static, TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import type { AnyElysia } from 'elysia'
-import { readBodyWithin } from '../body.ts'
+import { readBodyWithin, readWriteBody } from '../body.ts'
 import { bodyRefusedResponse } from '../payloads.ts'
-import { type ErrorOptions, errorResponse, jsonResponse } from '../responses.ts'
+import { type ErrorOptions, closing, errorResponse, jsonResponse } from '../responses.ts'
 import { mount } from '../routing.ts'
 import type { DialectContext } from './shared.ts'
 
@@ -43,6 +43,8 @@ const CONTENT_TYPE = 'text/plain'
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
+/** Bodies must be valid UTF-8: a decoder that replaced bad bytes would alter `data` silently. */
+const strictDecoder = new TextDecoder('utf-8', { fatal: true })
 
 /** The largest `data`, in UTF-8 bytes: the MSC's 4096, or less when `max_bytes` is lower. */
 export function msc4388DataLimit(maxBytes: number): number {
@@ -107,8 +109,8 @@ export function msc4388Dialect(context: DialectContext) {
 
     /** The body of either write form, ready for the store; or the answer to a bad one. */
     async function writeOf(request: Request, id: string) {
-      if (!isRendezvousId(id) || !(await store.get(id))) return fail('not_found')
-      const body = await readJson(request, Msc4388UpdateRequest)
+      if (!isRendezvousId(id)) return fail('not_found')
+      const body = await readJson(request, Msc4388UpdateRequest, () => store.exists(id))
       if (body instanceof Response) return body
       if (!isOpaqueIdentifier(body.sequence_token)) {
         return fail('invalid_param', { detail: 'sequence_token must be 1-255 characters of [0-9A-Za-z._~-]' })
@@ -147,6 +149,9 @@ export function msc4388Dialect(context: DialectContext) {
           return fail('not_found')
         case 'full':
           return full(result.retryAfterMs)
+        case 'exhausted':
+          // Permanent for this session: a 429 would have clients retry until it expires.
+          return fail('forbidden', { detail: `This rendezvous has used all ${MAX_TRANSACTIONS_PER_RENDEZVOUS} transaction ids it may; start a new one` })
       }
     }
 
@@ -156,14 +161,17 @@ export function msc4388Dialect(context: DialectContext) {
     }
 
     /** Reads and validates a JSON body; a Response when it is too large, unreadable, or not the schema. */
-    async function readJson<T extends TSchema>(request: Request, schema: T): Promise<Static<T> | Response> {
-      const body = await readBodyWithin(request, bodyLimit, bodyDeadlines)
-      if (!body.ok) return bodyRefusedResponse(body.reason, `Request body larger than ${bodyLimit} bytes`, context.onBodyTimeout)
+    async function readJson<T extends TSchema>(request: Request, schema: T, exists?: () => Promise<boolean>): Promise<Static<T> | Response> {
+      const body = exists ? await readWriteBody(request, bodyLimit, bodyDeadlines, exists) : await readBodyWithin(request, bodyLimit, bodyDeadlines)
+      if (!body.ok) {
+        if (body.reason === 'gone') return closing(fail('not_found'))
+        return bodyRefusedResponse(body.reason, `Request body larger than ${bodyLimit} bytes`, context.onBodyTimeout)
+      }
       let value: unknown
       try {
-        value = JSON.parse(decoder.decode(body.bytes))
+        value = JSON.parse(strictDecoder.decode(body.bytes))
       } catch {
-        return fail('invalid_param', { detail: 'Request body is not valid JSON' })
+        return fail('invalid_param', { detail: 'Request body is not valid UTF-8 JSON' })
       }
       if (!Value.Check(schema, value)) {
         const first = Value.Errors(schema, value).First()
@@ -173,6 +181,8 @@ export function msc4388Dialect(context: DialectContext) {
     }
 
     function encodeData(data: string): Uint8Array<ArrayBuffer> | Response {
+      // A lone surrogate has no UTF-8 form: encoding it would store U+FFFD in its place.
+      if (!data.isWellFormed()) return fail('invalid_param', { detail: 'data must be well-formed Unicode (no lone surrogates)' })
       const bytes = encoder.encode(data) as Uint8Array<ArrayBuffer>
       if (bytes.byteLength > dataLimit) return fail('too_large', { detail: `data longer than ${dataLimit} UTF-8 bytes` })
       return bytes
@@ -223,3 +233,4 @@ function tokenResponse(etag: string): Response {
 function expiresInMs(rendezvous: Rendezvous): number {
   return Math.max(0, rendezvous.expiresAt - Date.now())
 }
+

@@ -15,16 +15,17 @@ import {
 } from '@rendezvous/protocol'
 import { AbortFanout, waitForChange } from '@rendezvous/store'
 import type { AnyElysia } from 'elysia'
-import { readBodyWithin } from '../body.ts'
+import { readWriteBody } from '../body.ts'
 import { contentTypeOf, payloadOf, tooLargeDetail } from '../payloads.ts'
-import { acceptedResponse, createdHeadersFor, errorResponse, noContentResponse, notModifiedResponse, payloadResponse } from '../responses.ts'
+import { acceptedResponse, closing, createdHeadersFor, errorResponse, noContentResponse, notModifiedResponse, payloadResponse } from '../responses.ts'
 import { mount } from '../routing.ts'
+import type { Admission } from '../guard.ts'
 import { type DialectContext, createFromBody } from './shared.ts'
 
 const ANY: EntityTagCondition = { kind: 'any' }
 
 export function rootDialect(context: DialectContext) {
-  const { store, config, guard, metrics, bodyDeadlines, longPolls, shutdownSignal } = context
+  const { store, config, guard, metrics, bodyDeadlines, shutdownSignal } = context
   const { maxBytes, prefix, maxWaitSeconds, maxWaiters } = config
   const createdHeaders = createdHeadersFor(maxBytes, 'application/json')
   /** Every held long-poll listens for shutdown here: one listener on the signal, not one per poll. */
@@ -40,7 +41,7 @@ export function rootDialect(context: DialectContext) {
     return new Response(JSON.stringify(body), { status: 200, headers })
   }
 
-  async function read(request: Request, id: string): Promise<Response> {
+  async function read(request: Request, id: string, admission: Admission): Promise<Response> {
     if (!isRendezvousId(id)) return errorResponse('not_found')
     const ifNoneMatchHeader = request.headers.get(Header.ifNoneMatch)
     const rendezvous = await store.get(id)
@@ -52,10 +53,10 @@ export function rootDialect(context: DialectContext) {
     const prefer = request.headers.get(Header.prefer)
     const wait = prefer === null ? undefined : parsePreferWait(prefer)
     // Over the bound we answer like a server without the extension: at once, no Preference-Applied.
-    if (wait === undefined || longPolls.held >= maxWaiters) return notModifiedResponse(rendezvous)
+    if (wait === undefined || guard.held >= maxWaiters) return notModifiedResponse(rendezvous)
     const seconds = Math.min(wait, maxWaitSeconds)
     if (seconds === 0 || shutdownSignal.aborted) return withWaitApplied(notModifiedResponse(rendezvous), seconds)
-    return longPoll(request, rendezvous.id, ifNoneMatch, seconds)
+    return longPoll(request, rendezvous.id, ifNoneMatch, seconds, admission)
   }
 
   /**
@@ -64,14 +65,8 @@ export function rootDialect(context: DialectContext) {
    * It keeps the id, not the record, through the wait: a record read from Redis is a copy of its
    * payload, which thousands of held requests would otherwise keep alive.
    */
-  async function longPoll(request: Request, id: string, known: EntityTagCondition, seconds: number): Promise<Response> {
-    longPolls.held++
-    let outcome
-    try {
-      outcome = await waitForChange(store, id, known, { timeoutMs: seconds * 1000, signal: [request.signal, shutdownOfWaits] })
-    } finally {
-      longPolls.held--
-    }
+  async function longPoll(request: Request, id: string, known: EntityTagCondition, seconds: number, admission: Admission): Promise<Response> {
+    const outcome = await admission.hold(() => waitForChange(store, id, known, { timeoutMs: seconds * 1000, signal: [request.signal, shutdownOfWaits] }))
     switch (outcome.kind) {
       case 'changed':
         return withWaitApplied(payloadResponse(outcome.rendezvous), seconds)
@@ -101,7 +96,9 @@ export function rootDialect(context: DialectContext) {
     const ifMatchHeader = request.headers.get(Header.ifMatch)
     const ifMatch = ifMatchHeader === null ? ANY : parseCondition(ifMatchHeader, 'If-Match')
     if (ifMatch instanceof Response) return ifMatch
-    const payload = payloadOf(await readBodyWithin(request, maxBytes, bodyDeadlines), maxBytes, context.onBodyTimeout)
+    const body = await readWriteBody(request, maxBytes, bodyDeadlines, () => store.exists(id))
+    if (!body.ok && body.reason === 'gone') return closing(errorResponse('not_found'))
+    const payload = payloadOf(body, maxBytes, context.onBodyTimeout)
     if (payload instanceof Response) {
       if (payload.status !== 413) return payload
       const current = await store.get(id)
@@ -132,8 +129,8 @@ export function rootDialect(context: DialectContext) {
       path: `${prefix}:id`,
       label: '/{id}',
       methods: {
-        GET: { limiter: 'general', handle: (request, { id }) => read(request, id) },
-        HEAD: { limiter: 'general', handle: (request, { id }) => read(request, id) },
+        GET: { limiter: 'general', handle: (request, { id, admission }) => read(request, id, admission) },
+        HEAD: { limiter: 'general', handle: (request, { id, admission }) => read(request, id, admission) },
         PUT: { limiter: 'general', handle: (request, { id }) => update(request, id) },
         DELETE: { limiter: 'general', handle: (_request, { id }) => remove(id) },
       },
@@ -153,6 +150,7 @@ function parseCondition(value: string, header: 'If-Match' | 'If-None-Match'): En
   if (parsed.ok) return parsed.condition
   return errorResponse('invalid_param', { detail: `Malformed ${header} header: ${parsed.error}` })
 }
+
 
 function withWaitApplied(response: Response, seconds: number): Response {
   response.headers.set(Header.preferenceApplied, `wait=${seconds}`)

@@ -9,7 +9,7 @@ import type { AnyElysia } from 'elysia'
 import type { BodyDeadlines } from '../body.ts'
 import type { ServerConfig } from '../config.ts'
 import type { CreateDialect, CreateGate } from '../create-auth.ts'
-import type { Guard, LongPolls, Server } from '../guard.ts'
+import type { Guard, Server } from '../guard.ts'
 import type { Metrics } from '../metrics.ts'
 import { readBodyWithin } from '../body.ts'
 import { contentTypeOf, payloadOf } from '../payloads.ts'
@@ -24,7 +24,6 @@ export interface DialectContext {
   readonly metrics: Metrics
   readonly bodyDeadlines: BodyDeadlines
   readonly createGate: CreateGate
-  readonly longPolls: LongPolls
   /** Aborts when the server starts shutting down: held long-polls are answered at once. */
   readonly shutdownSignal: AbortSignal
   /** Counts a body that took longer than the body timeout. */

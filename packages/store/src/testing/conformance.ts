@@ -354,7 +354,8 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         for (let i = 0; i < MAX_TRANSACTIONS_PER_RENDEZVOUS; i++) {
           expect((await store.updateInTransaction(rz.id, `t${i}`, write('x', '"stale"'))).kind).toBe('answered')
         }
-        expect((await store.updateInTransaction(rz.id, 'one-more', write('x', '"stale"'))).kind).toBe('full')
+        // Exhausted, not full: no retry will ever fit, so the caller must not be told to try later.
+        expect(await store.updateInTransaction(rz.id, 'one-more', write('x', '"stale"'))).toEqual({ kind: 'exhausted' })
         // Known ids are still replayed.
         expect((await store.updateInTransaction(rz.id, 't0', write('x', '"stale"'))).kind).toBe('answered')
       })
@@ -366,6 +367,19 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         await store.updateInTransaction(rz.id, 't', write('x', rz.etag))
         await store.delete(rz.id)
         expect(await store.updateInTransaction(rz.id, 't', write('x', rz.etag))).toEqual({ kind: 'not_found' })
+      })
+    })
+
+    describe('exists', () => {
+      it('should say whether a rendezvous is live: created, deleted, expired, never issued', async () => {
+        const store = await open()
+        expect(await store.exists('AAAAAAAAAAAAAAAAAAAAAA')).toBe(false)
+        const kept = await created(store)
+        const removed = await created(store)
+        expect(await store.exists(kept.id)).toBe(true)
+        expect(await store.delete(removed.id)).toBe(true)
+        expect(await store.exists(removed.id)).toBe(false)
+        expect(await store.exists(kept.id)).toBe(true)
       })
     })
 
@@ -388,6 +402,7 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         expect(await store.get(rz.id)).not.toBeNull()
         await sleep(Math.max(0, rz.expiresAt - Date.now()) + 5)
         expect(await store.get(rz.id)).toBeNull()
+        expect(await store.exists(rz.id)).toBe(false)
         const update = await store.update(rz.id, { payload: bytes('y'), contentType: 'text/plain', ifMatch: ANY })
         expect(update).toEqual({ ok: false, reason: 'not_found' })
         expect(await store.delete(rz.id)).toBe(false)
