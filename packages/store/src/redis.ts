@@ -70,8 +70,6 @@ const RECORD_FIELDS = ['p', 't', 'e', 'v', 'm', 'x'] as const
 const HEALTH_INTERVAL_MS = 1000
 /** Longest a call made before the first connection is up waits for it. */
 const FIRST_CONNECTION_WAIT_MS = 2000
-/** When an expiry timer fires but Redis still has the record (clocks a little apart), look again this much later. */
-const EXPIRY_RECHECK_MS = 20
 
 export class RedisStore implements RendezvousStore {
   readonly name = 'redis'
@@ -354,23 +352,22 @@ export class RedisStore implements RendezvousStore {
 
   /**
    * Tells the id's listeners when it expires. Redis expires the record by itself and says nothing,
-   * so the expiry instant is read once and a local timer stands for it.
+   * so a local timer stands for the expiry. It is set from the time Redis says is left (`PTTL`), not
+   * from the expiry instant, so that clocks apart between this machine and Redis's cost nothing:
+   * one question when the first listener comes, one when the timer fires (and one more each time it
+   * finds the record still there, which only a clock step can cause).
    */
   #watchExpiry(id: string): void {
     const watch: ExpiryWatch = { timer: undefined }
     this.#expiryWatches.set(id, watch)
     const check = () => {
-      this.#client.hget(this.#recordKey(id), 'x').then(
-        (expiresAt) => {
-          if (this.#expiryWatches.get(id) !== watch || expiresAt === null) return
-          const wait = Math.max(0, Number(expiresAt) - Date.now())
-          watch.timer = setTimeout(() => {
-            if (this.#expiryWatches.get(id) !== watch) return
-            this.#client.exists(this.#recordKey(id)).then(
-              (exists) => (exists === 0 ? this.#subscriptions.notify(id, 'expired') : (watch.timer = setTimeout(check, EXPIRY_RECHECK_MS))),
-              () => {},
-            )
-          }, wait)
+      this.#client.pttl(this.#recordKey(id)).then(
+        (left) => {
+          if (this.#expiryWatches.get(id) !== watch) return
+          // -2: no such key (expired, or never there); -1 cannot happen to a record.
+          if (left === -2) return this.#subscriptions.notify(id, 'expired')
+          if (left < 0) return
+          watch.timer = setTimeout(check, left + 1)
           ;(watch.timer as { unref?: () => void }).unref?.()
         },
         // Unreachable: waiters keep their own deadline, and the reconnect makes them look again.

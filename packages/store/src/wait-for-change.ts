@@ -96,7 +96,10 @@ export function waitForChange(
     const arm = (current: Rendezvous) => {
       // A read that started before a racing write may finish after that write settled the wait.
       if (settled) return
-      const wakeAt = Math.min(deadline, current.expiresAt)
+      // Once this clock says the rendezvous has expired and the store still has it, the store's
+      // clock is behind ours: it will say so itself when it expires it (a subscriber is told), so
+      // only the deadline is left to wake for. Re-arming for an instant already past would spin.
+      const wakeAt = current.expiresAt > Date.now() ? Math.min(deadline, current.expiresAt) : deadline
       timer = setTimeout(onTimer, Math.max(0, wakeAt - Date.now()))
     }
     const onTimer = () => {

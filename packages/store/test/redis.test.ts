@@ -1,6 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { Redis } from 'ioredis'
+import { strongTagCondition } from '@rendezvous/protocol'
 import { RedisStore } from '../src/redis.ts'
+import { waitForChange } from '../src/wait-for-change.ts'
 import { describeStoreConformance } from '../src/testing/conformance.ts'
 import { startTestRedis } from '../src/testing/redis-server.ts'
 import type { StoreLimits } from '../src/types.ts'
@@ -81,6 +83,48 @@ describe.skipIf(!redis)('RedisStore across instances', () => {
       await store.close()
     }
   })
+})
+
+describe.skipIf(!redis)('RedisStore with clocks apart', () => {
+  /** Reads of rendezvous Redis has answered so far: what a held long-poll costs. */
+  async function readsSoFar(raw: Redis): Promise<number> {
+    const stats = await raw.info('commandstats')
+    let total = 0
+    for (const command of ['hmget', 'hget', 'exists', 'pttl']) {
+      const match = new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)
+      if (match) total += Number(match[1])
+    }
+    return total
+  }
+
+  // Redis keeping the record 2 s past the expiry it reported is what a server clock 2 s ahead of
+  // Redis's looks like from the server, and the other way round.
+  it.each([
+    ['ahead of', 2000],
+    ['behind', -2000],
+  ])("should hold a long-poll for a few reads, and answer expiry within 100 ms of Redis's, with this clock 2 s %s Redis's", async (_how, skewMs) => {
+    const prefix = redis!.uniquePrefix()
+    const store = open({ ...ROOMY, ttlMs: 3000 }, prefix)
+    const raw = new Redis(redis!.url)
+    try {
+      const created = await store.create({ payload: bytes('x'), contentType: 'text/plain' })
+      if (!created.ok) throw new Error('refused')
+      const { id, etag, expiresAt } = created.rendezvous
+      const redisExpiry = expiresAt + skewMs
+      await raw.pexpireat(`${prefix}r:${id}`, redisExpiry - 1)
+      const before = await readsSoFar(raw)
+      const outcome = await waitForChange(store, id, strongTagCondition(etag), { timeoutMs: 8000 })
+      const answeredAt = Date.now()
+      const reads = (await readsSoFar(raw)) - before - 1
+      expect(outcome.kind).toBe('gone')
+      expect(answeredAt).toBeGreaterThanOrEqual(redisExpiry - 1)
+      expect(answeredAt - redisExpiry).toBeLessThan(100)
+      expect(reads).toBeLessThanOrEqual(5)
+    } finally {
+      raw.disconnect()
+      await store.close()
+    }
+  }, 15_000)
 })
 
 async function waitUntil(predicate: () => boolean, timeoutMs = 3000): Promise<void> {
