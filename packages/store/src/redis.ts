@@ -59,7 +59,6 @@ interface ScriptCommands {
 
 type Client = Redis & ScriptCommands
 
-/** One subscribed id: its listeners and the timer that reports its expiry. */
 /** The expiry watch of one id with listeners; replaced when the id loses them and gains them again. */
 interface ExpiryWatch {
   timer: ReturnType<typeof setTimeout> | undefined
@@ -92,6 +91,8 @@ export class RedisStore implements RendezvousStore {
   readonly #reclaimTimer: ReturnType<typeof setInterval>
   readonly #healthTimer: ReturnType<typeof setInterval>
   #subscriberWasReady = false
+  /** True while the subscriber's SUBSCRIBE is confirmed: changes published now reach this process. */
+  #subscribed = false
   #connectedOnce = false
   /** Settles when the first connection is ready, or when waiting for it any longer is pointless. */
   readonly #firstConnection: Promise<void>
@@ -130,23 +131,40 @@ export class RedisStore implements RendezvousStore {
     })
 
     // The subscriber may queue its SUBSCRIBE until connected, and never times out: it only listens.
-    this.#subscriber = new Redis(options.url, { ...connection, enableOfflineQueue: true, maxRetriesPerRequest: null, enableAutoPipelining: false })
+    // It subscribes itself on every connection rather than let the client do it: the client says
+    // `ready` before its own SUBSCRIBE is confirmed, and a waiter that looked again at `ready` could
+    // miss a write published in between.
+    this.#subscriber = new Redis(options.url, {
+      ...connection,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      enableAutoPipelining: false,
+      autoResubscribe: false,
+    })
     this.#subscriber.on('error', (error: Error) => report('error', `redis subscriber: ${error.message}`))
     this.#subscriber.on('message', (_channel: string, message: string) => this.#onMessage(message))
     // Connection lost: every waiter looks again now. If Redis itself is gone the reads fail and the
     // waiters are answered (503) at once instead of at their deadline.
     this.#subscriber.on('close', () => {
+      this.#subscribed = false
       for (const id of this.#subscriptions.ids()) this.#subscriptions.notify(id, 'updated')
     })
     this.#subscriber.on('ready', () => {
-      // After an outage, any change may have been missed: every waiter looks again.
-      if (this.#subscriberWasReady) {
-        report('reconnected', 'redis subscriber')
-        for (const id of this.#subscriptions.ids()) this.#subscriptions.notify(id, 'updated')
-      }
-      this.#subscriberWasReady = true
+      this.#subscriber.subscribe(this.#channel).then(
+        () => {
+          this.#subscribed = true
+          // After an outage, any change may have been missed: now that nothing more can be, every
+          // waiter looks again.
+          if (this.#subscriberWasReady) {
+            report('reconnected', 'redis subscriber')
+            for (const id of this.#subscriptions.ids()) this.#subscriptions.notify(id, 'updated')
+          }
+          this.#subscriberWasReady = true
+        },
+        // The connection broke again: the next `ready` subscribes again.
+        () => {},
+      )
     })
-    this.#subscriber.subscribe(this.#channel).catch(() => {})
 
     this.#reclaimTimer = setInterval(() => {
       if (this.available()) this.stats().catch(() => {})
@@ -262,7 +280,7 @@ export class RedisStore implements RendezvousStore {
   }
 
   available(): boolean {
-    return this.#client.status === 'ready' && this.#subscriber.status === 'ready'
+    return this.#client.status === 'ready' && this.#subscribed
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest'
+import { type Socket, connect, createServer } from 'node:net'
 import { Redis } from 'ioredis'
 import { strongTagCondition } from '@rendezvous/protocol'
 import { RedisStore } from '../src/redis.ts'
@@ -125,6 +126,98 @@ describe.skipIf(!redis)('RedisStore with clocks apart', () => {
       await store.close()
     }
   }, 15_000)
+})
+
+/**
+ * A TCP relay in front of the test Redis that can drop the subscriber's connection and hold back its
+ * SUBSCRIBE: how a reconnect looks from the store when Redis confirms it late.
+ */
+async function relay(target: URL) {
+  const connections = new Set<Socket>()
+  const subscribers = new Set<Socket>()
+  let holdSubscribeMs = 0
+  let holding = false
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname)
+    connections.add(client).add(upstream)
+    client.on('data', (chunk: Buffer) => {
+      const subscribes = chunk.toString('latin1').toLowerCase().includes('subscribe')
+      if (subscribes) subscribers.add(client)
+      if (holdSubscribeMs > 0 && subscribes) {
+        holding = true
+        client.pause()
+        setTimeout(() => {
+          holding = false
+          upstream.write(chunk)
+          client.resume()
+        }, holdSubscribeMs)
+      } else {
+        upstream.write(chunk)
+      }
+    })
+    upstream.on('data', (chunk: Buffer) => client.write(chunk))
+    const close = () => {
+      client.destroy()
+      upstream.destroy()
+      connections.delete(client)
+      connections.delete(upstream)
+      subscribers.delete(client)
+    }
+    client.on('close', close).on('error', close)
+    upstream.on('close', close).on('error', close)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as { port: number }).port
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    /** From now on, a SUBSCRIBE reaches Redis only this long after it was sent. */
+    holdSubscribe(ms: number) {
+      holdSubscribeMs = ms
+    },
+    get holding() {
+      return holding
+    },
+    /** Breaks the connections that subscribed, as a network blip or a proxy restart would. */
+    dropSubscribers() {
+      for (const socket of subscribers) socket.destroy()
+    },
+    close() {
+      for (const socket of connections) socket.destroy()
+      server.close()
+    },
+  }
+}
+
+describe.skipIf(!redis)('RedisStore subscriber reconnecting', () => {
+  it('should wake a waiter, within a second, for a write made while its SUBSCRIBE was not yet confirmed', async () => {
+    const prefix = redis!.uniquePrefix()
+    const proxied = await relay(new URL(redis!.url))
+    const waiterSide = new RedisStore({ url: proxied.url, prefix, ...ROOMY })
+    const writerSide = open(ROOMY, prefix)
+    try {
+      const created = await writerSide.create({ payload: bytes('first'), contentType: 'text/plain' })
+      if (!created.ok) throw new Error('refused')
+      const { id, etag } = created.rendezvous
+      await waitUntil(() => waiterSide.available())
+      const waiting = waitForChange(waiterSide, id, strongTagCondition(etag), { timeoutMs: 10_000 })
+      // The waiter's first read is done and it sleeps on its subscription.
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      proxied.holdSubscribe(700)
+      proxied.dropSubscribers()
+      // The store is connected again and has sent SUBSCRIBE, which Redis has not seen yet.
+      await waitUntil(() => proxied.holding, 5000)
+      await new Promise((resolve) => setTimeout(resolve, 150))
+      const written = await writerSide.update(id, { payload: bytes('second'), contentType: 'text/plain', ifMatch: { kind: 'any' } })
+      const writtenAt = Date.now()
+      expect(written.ok).toBe(true)
+      const outcome = await waiting
+      expect(outcome.kind).toBe('changed')
+      expect(Date.now() - writtenAt).toBeLessThan(1000)
+    } finally {
+      await Promise.all([waiterSide.close(), writerSide.close()])
+      proxied.close()
+    }
+  }, 20_000)
 })
 
 async function waitUntil(predicate: () => boolean, timeoutMs = 3000): Promise<void> {
