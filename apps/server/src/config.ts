@@ -12,6 +12,7 @@ import {
   DEFAULT_MAX_WAIT_SECONDS,
   DEFAULT_TTL_SECONDS,
 } from '@rendezvous/protocol'
+import { readFileSync } from 'node:fs'
 import type { CreateDialect } from './create-auth.ts'
 import { type AddressRange, parseAddressRange } from './ip-address.ts'
 
@@ -92,6 +93,12 @@ interface Setting<K extends keyof ServerConfig> {
   readonly help: string
   /** Returns the value or throws an Error whose message says what is wrong. */
   readonly parse: (raw: string) => ServerConfig[K]
+  /**
+   * The value may carry a secret (a password in a URL): it is never printed whole, and it may also
+   * be read from a file named by `<env>_FILE` or `<flag>-file`, which keeps it out of `ps` and of
+   * the environment (container secrets, systemd credentials).
+   */
+  readonly secret?: true
 }
 
 type AnySetting = { [K in keyof ServerConfig]: Setting<K> }[keyof ServerConfig]
@@ -132,49 +139,151 @@ export const SETTINGS: readonly AnySetting[] = [
   { key: 'shutdownGraceSeconds', env: 'RENDEZVOUS_SHUTDOWN_GRACE_SECONDS', flag: '--shutdown-grace', default: '10', help: 'seconds shutdown then waits for requests in flight', parse: integer(0, 3600) },
   { key: 'createAuth', env: 'RENDEZVOUS_CREATE_AUTH', flag: '--create-auth', default: 'off', help: 'creating needs a bearer token: off, a file with one accepted token per line, or a homeserver URL whose whoami accepts the token', parse: createAuth },
   { key: 'createAuthOpen', env: 'RENDEZVOUS_CREATE_AUTH_OPEN', flag: '--create-auth-open', default: 'none', help: `create paths left open to token-less clients under create auth: none, or a comma-separated list of ${OPENABLE_DIALECTS.join(', ')}`, parse: openDialects },
-  { key: 'store', env: 'RENDEZVOUS_STORE', flag: '--store', default: 'memory', help: 'where rendezvous live: memory, or a redis:// or rediss:// URL shared by every instance', parse: storeSetting },
+  {
+    key: 'store',
+    env: 'RENDEZVOUS_STORE',
+    flag: '--store',
+    default: 'memory',
+    help: 'where rendezvous live: memory, or a redis:// or rediss:// URL shared by every instance (or from a file: RENDEZVOUS_STORE_FILE, --store-file)',
+    parse: storeSetting,
+    secret: true,
+  },
   { key: 'redisPrefix', env: 'RENDEZVOUS_REDIS_PREFIX', flag: '--redis-prefix', default: 'rz:', help: 'prefix of every Redis key and channel, so deployments can share one Redis', parse: redisPrefix },
   { key: 'workers', env: 'RENDEZVOUS_WORKERS', flag: '--workers', default: '1', help: 'server processes sharing the port (more than 1 needs a redis:// store)', parse: integer(1, 256) },
   { key: 'demo', env: 'RENDEZVOUS_DEMO', flag: '--demo', default: 'off', help: 'serve the browser demo page at /demo: on or off', parse: onOff },
 ]
 
 export type LoadResult =
-  | { readonly kind: 'config'; readonly config: ServerConfig }
+  | {
+      readonly kind: 'config'
+      readonly config: ServerConfig
+      /** Things that work but that an operator should change, one line each. */
+      readonly warnings: readonly string[]
+    }
   | { readonly kind: 'help'; readonly text: string }
   | { readonly kind: 'error'; readonly message: string }
 
+/** The file forms of a secret setting: `RENDEZVOUS_STORE_FILE`, `--store-file`. */
+const fileEnv = (setting: AnySetting) => `${setting.env}_FILE`
+const fileFlag = (setting: AnySetting) => `${setting.flag}-file`
+
+/** Reads a secret's file: its contents without the line break editors leave at the end. */
+export function readSecretFile(path: string): string {
+  return readFileSync(path, 'utf8').replace(/\r?\n$/, '')
+}
+
 /**
  * Reads every setting from `argv` flags (`--port 80` or `--port=80`), else `env`, else its default.
- * Flags win over the environment. The first bad value yields one line naming the setting.
+ * Flags win over the environment; a secret's file form (`--store-file`, `RENDEZVOUS_STORE_FILE`)
+ * stands beside its plain form at the same rank, and giving both is an error. The first bad value
+ * yields one line naming the setting, with any secret in it masked.
  */
-export function loadConfig(env: Record<string, string | undefined>, argv: readonly string[]): LoadResult {
+export function loadConfig(
+  env: Record<string, string | undefined>,
+  argv: readonly string[],
+  readFile: (path: string) => string = readSecretFile,
+): LoadResult {
   const flags = new Map<string, string>()
+  const known = new Set(SETTINGS.flatMap((s) => (s.secret ? [s.flag, fileFlag(s)] : [s.flag])))
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     if (arg === '--help' || arg === '-h') return { kind: 'help', text: helpText() }
     const eq = arg.indexOf('=')
     const name = eq < 0 ? arg : arg.slice(0, eq)
-    if (!SETTINGS.some((s) => s.flag === name)) return { kind: 'error', message: `unknown option ${JSON.stringify(name)} (see --help)` }
+    if (!known.has(name)) return { kind: 'error', message: `unknown option ${JSON.stringify(name)} (see --help)` }
     const value = eq < 0 ? argv[++i] : arg.slice(eq + 1)
     if (value === undefined) return { kind: 'error', message: `option ${name} needs a value` }
     flags.set(name, value)
   }
   const config: Record<string, unknown> = {}
+  const sources = new Map<keyof ServerConfig, string>()
+  const warnings: string[] = []
   for (const setting of SETTINGS) {
-    const raw = flags.get(setting.flag) ?? env[setting.env] ?? setting.default
+    const found = rawValue(setting, flags, env, readFile)
+    if (found.kind === 'error') return found
+    sources.set(setting.key, found.source)
+    if (setting.secret && found.source === setting.flag && hasPassword(found.raw)) {
+      warnings.push(`${setting.flag} carries a password, which every user of this machine can read in ps; use ${fileFlag(setting)} or ${fileEnv(setting)}`)
+    }
     try {
-      config[setting.key] = setting.parse(raw.trim())
+      config[setting.key] = setting.parse(found.raw.trim())
     } catch (error) {
-      const source = flags.has(setting.flag) ? setting.flag : setting.env
-      return { kind: 'error', message: `invalid ${source} ${JSON.stringify(raw)}: ${(error as Error).message}` }
+      const shown = setting.secret ? maskSecret(found.raw) : found.raw
+      return { kind: 'error', message: `invalid ${found.source} ${JSON.stringify(shown)}: ${(error as Error).message}` }
     }
   }
   const frozen = Object.freeze(config as unknown as ServerConfig)
-  const conflict = conflictBetweenSettings(frozen, (key) => {
-    const setting = SETTINGS.find((s) => s.key === key)!
-    return flags.has(setting.flag) ? setting.flag : setting.env
+  const conflict = conflictBetweenSettings(frozen, (key) => sources.get(key)!)
+  return conflict === null ? { kind: 'config', config: frozen, warnings } : { kind: 'error', message: conflict }
+}
+
+type RawValue = { readonly kind: 'value'; readonly raw: string; readonly source: string } | { readonly kind: 'error'; readonly message: string }
+
+/** Where one setting's text comes from: a flag, its file flag, the environment, its file variable, or the default. */
+function rawValue(setting: AnySetting, flags: ReadonlyMap<string, string>, env: Record<string, string | undefined>, readFile: (path: string) => string): RawValue {
+  const fromFile = (source: string, path: string): RawValue => {
+    try {
+      return { kind: 'value', raw: readFile(path), source }
+    } catch (error) {
+      return { kind: 'error', message: `invalid ${source} ${JSON.stringify(path)}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` }
+    }
+  }
+  const both = (plain: string, file: string): RawValue => ({ kind: 'error', message: `${plain} and ${file} both given: use one` })
+  const flag = flags.get(setting.flag)
+  if (setting.secret) {
+    const fileByFlag = flags.get(fileFlag(setting))
+    if (flag !== undefined && fileByFlag !== undefined) return both(setting.flag, fileFlag(setting))
+    if (fileByFlag !== undefined) return fromFile(fileFlag(setting), fileByFlag)
+  }
+  if (flag !== undefined) return { kind: 'value', raw: flag, source: setting.flag }
+  const variable = env[setting.env]
+  if (setting.secret) {
+    const fileByEnv = env[fileEnv(setting)]
+    if (variable !== undefined && fileByEnv !== undefined) return both(setting.env, fileEnv(setting))
+    if (fileByEnv !== undefined) return fromFile(fileEnv(setting), fileByEnv)
+  }
+  if (variable !== undefined) return { kind: 'value', raw: variable, source: setting.env }
+  return { kind: 'value', raw: setting.default, source: setting.env }
+}
+
+/** `scheme://user:password@host` → `scheme://user:***@host`: what may be printed of a secret-bearing URL. */
+export function maskSecret(raw: string): string {
+  return raw.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^@/]*)@/, (_match, scheme: string, userinfo: string) => {
+    const colon = userinfo.indexOf(':')
+    return colon < 0 ? `${scheme}***@` : `${scheme}${userinfo.slice(0, colon)}:***@`
   })
-  return conflict === null ? { kind: 'config', config: frozen } : { kind: 'error', message: conflict }
+}
+
+function hasPassword(raw: string): boolean {
+  return maskSecret(raw) !== raw
+}
+
+/**
+ * `env` with the settings given as flags in `argv` turned into the variables that say the same:
+ * how the supervisor hands its settings to its workers without putting them in their command lines
+ * (where `ps` shows them). A secret's file flag becomes its file variable, so workers read the
+ * file themselves, and a secret given by flag replaces both of its variables, as the flag did.
+ */
+export function environmentForWorkers(env: Record<string, string | undefined>, argv: readonly string[]): Record<string, string | undefined> {
+  const byFlag = new Map<string, { readonly setting: AnySetting; readonly variable: string }>()
+  for (const setting of SETTINGS) {
+    byFlag.set(setting.flag, { setting, variable: setting.env })
+    if (setting.secret) byFlag.set(fileFlag(setting), { setting, variable: fileEnv(setting) })
+  }
+  const result = { ...env }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    const eq = arg.indexOf('=')
+    const target = byFlag.get(eq < 0 ? arg : arg.slice(0, eq))
+    const value = eq < 0 ? argv[++i] : arg.slice(eq + 1)
+    if (target === undefined || value === undefined) continue
+    if (target.setting.secret) {
+      delete result[target.setting.env]
+      delete result[fileEnv(target.setting)]
+    }
+    result[target.variable] = value
+  }
+  return result
 }
 
 /** Settings valid alone but not together: one line naming the setting to change, or null. */
@@ -195,6 +304,7 @@ export function helpText(): string {
   ]
   for (const s of SETTINGS) {
     lines.push(`  ${`${s.flag} <value>`.padEnd(28)} ${s.env.padEnd(34)} ${s.help} (default: ${s.default === '' ? 'none' : s.default})`)
+    if (s.secret) lines.push(`  ${`${fileFlag(s)} <path>`.padEnd(28)} ${fileEnv(s).padEnd(34)} the same, read from a file`)
   }
   lines.push(`  ${'--help'.padEnd(28)} ${''.padEnd(34)} print this help`)
   return lines.join('\n')
@@ -278,7 +388,8 @@ function storeSetting(raw: string): StoreSetting {
   const url = absoluteUrl(raw, ['redis:', 'rediss:'], 'expected memory, or a redis:// or rediss:// URL')
   if (!/^\/?\d*$/.test(url.pathname)) throw new Error('expected the database as a number after the host, e.g. redis://host:6379/0')
   if (url.search || url.hash) throw new Error('expected a Redis URL without query or fragment')
-  return { kind: 'redis', url: raw }
+  // Schemes are case-insensitive (RFC 3986): `REDISS://` is TLS, and must reach the client as such.
+  return { kind: 'redis', url: raw.replace(/^[A-Za-z][A-Za-z0-9+.-]*:/, (scheme) => scheme.toLowerCase()) }
 }
 
 function redisPrefix(raw: string): string {

@@ -26,7 +26,7 @@ if (loaded.kind === 'help') {
   process.exit(0)
 }
 if (loaded.kind === 'error') fail(loaded.message)
-const { config } = loaded
+const { config, warnings } = loaded
 
 // One log line per request is cheap only when buffered: lines collect in a sink flushed every 100 ms.
 const stderr = Bun.stderr.writer()
@@ -37,6 +37,9 @@ const baseLogger = jsonLogger(config.logLevel, (line) => void stderr.write(line)
 // A worker's lines say which worker wrote them.
 const logger: Logger =
   workerIndex === undefined ? baseLogger : { enabled: baseLogger.enabled, log: (level, message, fields) => baseLogger.log(level, message, { ...fields, worker: Number(workerIndex) }) }
+
+// A worker's supervisor has said it already.
+if (workerIndex === undefined) for (const warning of warnings) logger.log('warn', warning)
 
 if (config.workers > 1 && workerIndex === undefined) {
   // Settings the workers would only discover one by one are checked once, here.

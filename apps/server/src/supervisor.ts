@@ -5,6 +5,7 @@
  * itself. Workers share state only through the store, which must therefore be shared (Redis).
  */
 
+import { environmentForWorkers } from './config.ts'
 import type { Logger } from './log.ts'
 
 /** Set in a worker's environment: which worker it is. The supervisor never sets it for itself. */
@@ -23,21 +24,26 @@ export interface SupervisorOptions {
   readonly flush: () => void
 }
 
-/** The command that starts this program again: `bun main.ts …`, or the compiled binary alone. */
+/**
+ * The command that starts this program again: `bun main.ts`, or the compiled binary alone. Its
+ * settings travel in the environment (see `environmentForWorkers`), never in its arguments, where
+ * `ps` would show any secret among them to every user.
+ */
 function selfCommand(): string[] {
   const compiled = Bun.main.startsWith('/$bunfs/') || Bun.main.startsWith('B:\\~BUN\\')
-  return compiled ? [process.execPath, ...process.argv.slice(2)] : [process.execPath, Bun.main, ...process.argv.slice(2)]
+  return compiled ? [process.execPath] : [process.execPath, Bun.main]
 }
 
 export function supervise({ workers, port, logger, flush }: SupervisorOptions): void {
-  const command = [...selfCommand(), '--port', String(port)]
+  const command = selfCommand()
+  const environment = { ...environmentForWorkers(process.env, process.argv.slice(2)), PORT: String(port) }
   const running = new Map<number, ReturnType<typeof Bun.spawn>>()
   const restarts = new Map<number, number[]>()
   let stopping = false
 
   function start(index: number): void {
     const child = Bun.spawn(command, {
-      env: { ...process.env, [WORKER_INDEX_ENV]: String(index) },
+      env: { ...environment, [WORKER_INDEX_ENV]: String(index) },
       stdio: ['ignore', 'inherit', 'inherit'],
     })
     running.set(index, child)

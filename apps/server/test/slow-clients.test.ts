@@ -5,6 +5,8 @@
  */
 
 import { type Socket, connect } from 'node:net'
+import { startTestRedis } from '@rendezvous/store/testing/redis'
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { EVERY_DIALECT } from './exchanges.ts'
 import { type ServerProcess, listeningUrl, spawnMain } from './process.ts'
@@ -114,4 +116,44 @@ describe('slow bodies from many addresses', () => {
     // The attackers are still held, not let go to make room.
     expect(held.filter((r) => r.status() === 0).length).toBe(ATTACKERS * perClientBound)
   }, 60_000)
+})
+
+const redis = await startTestRedis('the test that rate-limit refusals never reach the store')
+afterAll(() => redis?.close())
+
+describe.skipIf(!redis)('a request refused by a rate limit', () => {
+  it('should never reach the store: not one Redis command names its rendezvous', async () => {
+    const limited = spawnMain(['--host', '127.0.0.1', '--port', '0', '--shutdown-drain', '0', '--rate-limit', '3/60'], {
+      RENDEZVOUS_STORE: redis!.url,
+      RENDEZVOUS_REDIS_PREFIX: redis!.uniquePrefix(),
+    })
+    const monitor = new Redis(redis!.url)
+    let stopWatching = () => {}
+    try {
+      const base = await listeningUrl(limited.stderr)
+      for (let i = 0; i < 200 && (await fetch(`${base}ready`)).status !== 200; i++) await sleep(10)
+      const created = (await (await fetch(base, { method: 'POST', body: 'x' })).json()) as { id: string }
+      const url = `${base}${created.id}`
+      for (let i = 0; i < 3; i++) expect((await fetch(url)).status).toBe(200)
+      const commands: string[] = []
+      const watching = await monitor.monitor()
+      watching.on('monitor', (_time: string, args: string[]) => commands.push(args.join(' ')))
+      stopWatching = () => watching.disconnect()
+      const refused = await Promise.all([
+        ...Array.from({ length: 20 }, () => fetch(url)),
+        ...Array.from({ length: 20 }, () => fetch(url, { method: 'PUT', body: 'y' })),
+        ...Array.from({ length: 20 }, () => fetch(url, { method: 'DELETE' })),
+      ])
+      expect(refused.map((r) => r.status)).toEqual(refused.map(() => 429))
+      // Long enough for the server's own once-a-second commands (health check, reclaim) to show.
+      await sleep(1200)
+      expect(commands.filter((c) => c.includes(created.id))).toEqual([])
+      // The monitor saw the server's own traffic meanwhile, so it was listening.
+      expect(commands.length).toBeGreaterThan(0)
+    } finally {
+      stopWatching()
+      monitor.disconnect()
+      limited.kill('SIGKILL')
+    }
+  })
 })

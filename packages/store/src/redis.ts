@@ -114,7 +114,9 @@ export class RedisStore implements RendezvousStore {
       retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
       enableAutoPipelining: true,
     }
-    this.#client = new Redis(options.url, connection) as Client
+    // Schemes are case-insensitive, but the client looks for `rediss://` as written to turn TLS on.
+    const url = options.url.replace(/^[A-Za-z][A-Za-z0-9+.-]*:/, (scheme) => scheme.toLowerCase())
+    this.#client = new Redis(url, connection) as Client
     this.#client.defineCommand('rzCreate', { lua: CREATE, numberOfKeys: 4 })
     this.#client.defineCommand('rzUpdate', { lua: UPDATE, numberOfKeys: 4 })
     this.#client.defineCommand('rzDelete', { lua: DELETE, numberOfKeys: 4 })
@@ -134,7 +136,7 @@ export class RedisStore implements RendezvousStore {
     // It subscribes itself on every connection rather than let the client do it: the client says
     // `ready` before its own SUBSCRIBE is confirmed, and a waiter that looked again at `ready` could
     // miss a write published in between.
-    this.#subscriber = new Redis(options.url, {
+    this.#subscriber = new Redis(url, {
       ...connection,
       enableOfflineQueue: true,
       maxRetriesPerRequest: null,
