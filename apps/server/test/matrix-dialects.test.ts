@@ -137,6 +137,24 @@ describe.each([
     expect(await response.json()).toMatchObject({ errcode: 'M_INVALID_PARAM' })
   })
 
+  it('should refuse data it would alter: a lone surrogate, or a body that is not UTF-8, with 400 and nothing stored', async () => {
+    const session = await created('kept')
+    const lone = await fetch(url(), { method: 'POST', body: '{"data":"\\ud800"}' })
+    expect(lone.status).toBe(400)
+    expect(await lone.json()).toMatchObject({ errcode: 'M_INVALID_PARAM' })
+    const lonePut = await put(session.id, { sequence_token: session.sequence_token, data: '\ud800 trailing' })
+    expect(lonePut.status).toBe(400)
+    // "é" in Latin-1 (0xE9): not UTF-8, which a lenient decoder would turn into U+FFFD.
+    const latin1 = new Uint8Array([...new TextEncoder().encode('{"data":"caf'), 0xe9, ...new TextEncoder().encode('"}')])
+    const notUtf8 = await fetch(url(), { method: 'POST', body: latin1 })
+    expect(notUtf8.status).toBe(400)
+    expect(await notUtf8.json()).toMatchObject({ errcode: 'M_INVALID_PARAM' })
+    const read = (await (await fetch(url(`/${session.id}`))).json()) as { data: string; sequence_token: string }
+    expect(read).toEqual({ data: 'kept', sequence_token: session.sequence_token, expires_in_ms: expect.any(Number) })
+    // Characters outside the BMP, as proper surrogate pairs, are fine.
+    expect((await fetch(url(), { method: 'POST', body: JSON.stringify({ data: '🔑 \ud83d\udd11' }) })).status).toBe(200)
+  })
+
   it('should answer 400 to a malformed or overlong sequence token', async () => {
     const session = await created()
     for (const token of ['has space', 'x'.repeat(256), '']) {
@@ -207,6 +225,19 @@ describe.each([
       const retry = await putTxn(session.id, 't2', { sequence_token: session.sequence_token, data: 'B1' })
       expect(retry.status).toBe(200)
       expect(await retry.json()).toEqual(first)
+    })
+
+    it('should answer 403, not a 429 to retry, once a session has used every transaction id it may', async () => {
+      const session = await created('A1')
+      for (let i = 0; i < 64; i++) expect((await putTxn(session.id, `t${i}`, { sequence_token: 'stale', data: 'x' })).status).toBe(409)
+      const refused = await putTxn(session.id, 'one-more', { sequence_token: session.sequence_token, data: 'B1' })
+      expect(refused.status).toBe(403)
+      expect(refused.headers.get('retry-after')).toBeNull()
+      expect(await refused.json()).toMatchObject({ errcode: 'M_FORBIDDEN' })
+      expect(await readSession(session.id)).toMatchObject({ data: 'A1', sequence_token: session.sequence_token })
+      // Ids it has seen are still replayed, and the plain write form still works.
+      expect((await putTxn(session.id, 't0', { sequence_token: session.sequence_token, data: 'B1' })).status).toBe(409)
+      expect((await put(session.id, { sequence_token: session.sequence_token, data: 'B1' })).status).toBe(200)
     })
 
     it('should refuse a transaction id outside the opaque-identifier grammar, and 404 an unknown session', async () => {
