@@ -20,6 +20,7 @@ interface VitestReport {
   numPendingTests: number
   numTodoTests: number
   success: boolean
+  testResults: { name: string; status: string; message?: string; assertionResults: { fullName: string; status: string; failureMessages: string[] }[] }[]
 }
 
 const packages = ['packages', 'apps'].flatMap((group) =>
@@ -45,6 +46,8 @@ const turboExit = await turbo.exited
 let passed = 0
 let failed = 0
 let skipped = 0
+/** Failed tests named again here, so a log that keeps only its tail still says what failed. */
+const failures: string[] = []
 for (const { dir, report: reportFile, label } of runs) {
   const path = join(ROOT, dir, reportFile)
   if (!existsSync(path)) {
@@ -57,6 +60,17 @@ for (const { dir, report: reportFile, label } of runs) {
   passed += report.numPassedTests
   failed += report.numFailedTests
   skipped += report.numPendingTests + report.numTodoTests
+  for (const file of report.testResults ?? []) {
+    const where = `${file.name.slice(ROOT.length + 1)}${label}`
+    if (file.status === 'failed' && !file.assertionResults.some((test) => test.status === 'failed')) {
+      failures.push(`  ${where}: did not load\n      ${(file.message ?? '').split('\n', 1)[0]!.slice(0, 300)}`)
+    }
+    for (const test of file.assertionResults) {
+      if (test.status !== 'failed') continue
+      const reason = (test.failureMessages[0] ?? '').split('\n', 1)[0]!.slice(0, 300)
+      failures.push(`  ${where}: ${test.fullName}\n      ${reason}`)
+    }
+  }
   // A suite that failed to load has no failed tests but is still a failure.
   if (!report.success && report.numFailedTests === 0) failed++
 }
@@ -64,6 +78,7 @@ if (turboExit !== 0 && failed === 0) {
   console.error('type-checking failed (see above); counted as 1 failed')
   failed++
 }
+if (failures.length > 0) console.log(`failed:\n${failures.join('\n')}`)
 if (skipped > 0) console.log(`${skipped} skipped (each skipping suite says why above)`)
 console.log(`${passed} passed, ${failed} failed`)
 process.exit(failed > 0 || turboExit !== 0 ? 1 : 0)

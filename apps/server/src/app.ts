@@ -72,7 +72,7 @@ export function createApp({ store, config, logger = stderrLogger, shutdownSignal
     guard,
     metrics,
     bodyDeadlines: new BodyDeadlines(config.bodyTimeoutSeconds * 1000),
-    createGate: new CreateGate(createAuth, config.createAuthOpen),
+    createGate: new CreateGate(createAuth, config.createAuthOpen, config.createAuthCheckRateLimit),
     shutdownSignal,
     onBodyTimeout: () => metrics.refuse('body_timeout'),
   }

@@ -37,6 +37,7 @@ describe('loadConfig', () => {
       shutdownGraceSeconds: 10,
       createAuth: { kind: 'off' },
       createAuthOpen: new Set(),
+      createAuthCheckRateLimit: { kind: 'bucket', requests: 30, seconds: 60 },
       store: { kind: 'memory' },
       redisPrefix: 'rz:',
       workers: 1,

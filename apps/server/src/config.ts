@@ -75,6 +75,8 @@ export interface ServerConfig {
   readonly createAuth: CreateAuth
   /** Dialects whose create path stays open to token-less clients when create auth is on. */
   readonly createAuthOpen: ReadonlySet<OpenableDialect>
+  /** Tokens the homeserver has not been asked about yet, per client: each costs it a whoami. */
+  readonly createAuthCheckRateLimit: RateLimit
   readonly store: StoreSetting
   /** Prefix of every Redis key and channel, so deployments can share one Redis. */
   readonly redisPrefix: string
@@ -138,6 +140,7 @@ export const SETTINGS: readonly AnySetting[] = [
   { key: 'shutdownDrainSeconds', env: 'RENDEZVOUS_SHUTDOWN_DRAIN_SECONDS', flag: '--shutdown-drain', default: '5', help: 'seconds the server keeps serving after SIGTERM (with Connection: close) before it stops listening', parse: integer(0, 600) },
   { key: 'shutdownGraceSeconds', env: 'RENDEZVOUS_SHUTDOWN_GRACE_SECONDS', flag: '--shutdown-grace', default: '10', help: 'seconds shutdown then waits for requests in flight', parse: integer(0, 3600) },
   { key: 'createAuth', env: 'RENDEZVOUS_CREATE_AUTH', flag: '--create-auth', default: 'off', help: 'creating needs a bearer token: off, a file with one accepted token per line, or a homeserver URL whose whoami accepts the token', parse: createAuth },
+  { key: 'createAuthCheckRateLimit', env: 'RENDEZVOUS_CREATE_AUTH_CHECK_RATE_LIMIT', flag: '--create-auth-check-rate-limit', default: '30/60', help: 'under homeserver create auth, new tokens per client address the homeserver is asked about, as <requests>/<seconds> or off', parse: rateLimit },
   { key: 'createAuthOpen', env: 'RENDEZVOUS_CREATE_AUTH_OPEN', flag: '--create-auth-open', default: 'none', help: `create paths left open to token-less clients under create auth: none, or a comma-separated list of ${OPENABLE_DIALECTS.join(', ')}`, parse: openDialects },
   {
     key: 'store',

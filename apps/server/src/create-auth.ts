@@ -9,7 +9,9 @@
 
 import { createHash } from 'node:crypto'
 import { Header } from '@rendezvous/protocol'
+import type { RateLimit } from './config.ts'
 import type { Logger } from './log.ts'
+import { type RateLimiter, limiterFor } from './rate-limit.ts'
 import { errorResponse } from './responses.ts'
 
 /** The dialects that create rendezvous (contract section 10). */
@@ -20,12 +22,15 @@ export type TokenVerdict = 'valid' | 'invalid' | 'unavailable'
 
 /** Decides whether a bearer token may create. */
 export interface TokenVerifier {
+  /** The verdict on `token` if it is known without asking anyone (a token file, a cached answer). */
+  known(token: string): Exclude<TokenVerdict, 'unavailable'> | undefined
   verify(token: string): Promise<TokenVerdict> | TokenVerdict
 }
 
 /** Tokens listed in a file: exact matches only. */
 export function staticTokens(tokens: ReadonlySet<string>): TokenVerifier {
-  return { verify: (token) => (tokens.has(token) ? 'valid' : 'invalid') }
+  const verdict = (token: string) => (tokens.has(token) ? 'valid' : 'invalid')
+  return { known: verdict, verify: verdict }
 }
 
 /**
@@ -35,33 +40,56 @@ export function staticTokens(tokens: ReadonlySet<string>): TokenVerifier {
 export class CreateGate {
   readonly #verifier: TokenVerifier | null
   readonly #openDialects: ReadonlySet<CreateDialect>
+  /** Tokens each client may have checked that are not known already: each costs the homeserver a question. */
+  readonly #unknownTokens: RateLimiter | null
 
-  constructor(verifier: TokenVerifier | null, openDialects: ReadonlySet<CreateDialect> = new Set()) {
+  constructor(verifier: TokenVerifier | null, openDialects: ReadonlySet<CreateDialect> = new Set(), unknownTokenLimit: RateLimit = { kind: 'off' }) {
     this.#verifier = verifier
     this.#openDialects = openDialects
+    this.#unknownTokens = limiterFor(unknownTokenLimit)
+  }
+
+  /** Whether creating in `dialect` needs a token. */
+  guards(dialect: CreateDialect): boolean {
+    return this.#verifier !== null && !this.#openDialects.has(dialect)
   }
 
   /**
-   * Null when this request may create in `dialect`; else the 401 (or 503) to answer. Synchronous
-   * when nothing has to be asked (creation open, or a token file).
+   * Null when this request may create in `dialect`; else the 401, 429 or 503 to answer. `client` is
+   * the key the guard counts the caller under. Synchronous when nothing has to be asked (creation
+   * open, a token file, a verdict already cached).
    */
-  check(request: Request, dialect: CreateDialect): Response | null | Promise<Response | null> {
-    if (this.#verifier === null || this.#openDialects.has(dialect)) return null
+  check(request: Request, dialect: CreateDialect, client: string | null): Response | null | Promise<Response | null> {
+    if (!this.guards(dialect)) return null
     const token = bearerToken(request)
     if (token === null) return errorResponse('missing_token')
-    const verdict = this.#verifier.verify(token)
-    return verdict instanceof Promise ? verdict.then(refusalFor) : refusalFor(verdict)
+    const verdict = this.#verdict(token, client)
+    return verdict instanceof Promise ? verdict.then(refusalFor) : typeof verdict === 'string' ? refusalFor(verdict) : verdict
   }
 
   /**
    * MSC4388 discovery: whether this caller may create. A caller without a token learns `false`
    * up front rather than failing later; an invalid token is a 401, so the client can refresh it.
    */
-  async mayCreate(request: Request): Promise<boolean | Response> {
-    if (this.#verifier === null || this.#openDialects.has('msc4388')) return true
+  async mayCreate(request: Request, client: string | null): Promise<boolean | Response> {
+    if (!this.guards('msc4388')) return true
     const token = bearerToken(request)
     if (token === null) return false
-    return refusalFor(await this.#verifier.verify(token)) ?? true
+    const verdict = await this.#verdict(token, client)
+    if (verdict instanceof Response) return verdict
+    return refusalFor(verdict) ?? true
+  }
+
+  /** The verdict on `token`; a token that must be asked about spends from the client's budget first. */
+  #verdict(token: string, client: string | null): TokenVerdict | Promise<TokenVerdict> | Response {
+    const verifier = this.#verifier!
+    const known = verifier.known(token)
+    if (known !== undefined) return known
+    if (this.#unknownTokens !== null) {
+      const allowed = this.#unknownTokens.take(client ?? 'unknown')
+      if (!allowed.ok) return errorResponse('rate_limited', { detail: 'Too many new access tokens from this address', retryAfterMs: allowed.retryAfterMs })
+    }
+    return verifier.verify(token)
   }
 }
 
@@ -97,6 +125,10 @@ export interface HomeserverOptions {
   readonly invalidForMs?: number
   /** Verdicts remembered at once; beyond it the oldest are forgotten. @default 10000 */
   readonly maxCached?: number
+  /** Questions to the homeserver under way at once; beyond it a new token is answered 503 at once. @default 32 */
+  readonly maxConcurrent?: number
+  /** Largest `whoami` answer read; a larger one counts as no answer. @default 65536 */
+  readonly maxAnswerBytes?: number
   readonly logger?: Logger
   /** @default globalThis.fetch */
   readonly fetch?: typeof fetch
@@ -122,6 +154,8 @@ export function homeserverTokens(options: HomeserverOptions): TokenVerifier {
   const validForMs = options.validForMs ?? 120_000
   const invalidForMs = options.invalidForMs ?? 30_000
   const maxCached = options.maxCached ?? 10_000
+  const maxConcurrent = options.maxConcurrent ?? 32
+  const maxAnswerBytes = options.maxAnswerBytes ?? 65_536
   const doFetch = options.fetch ?? fetch
   const now = options.now ?? (() => performance.now())
   const cache = new Map<string, CachedVerdict>()
@@ -136,7 +170,9 @@ export function homeserverTokens(options: HomeserverOptions): TokenVerifier {
       return unavailable(error instanceof Error ? error.name : 'fetch failed')
     }
     if (response.status === 200) {
-      const body = (await response.json().catch(() => null)) as { user_id?: unknown } | null
+      const text = await boundedText(response, maxAnswerBytes)
+      if (text === null) return unavailable(`whoami answered more than ${maxAnswerBytes} bytes`)
+      const body = parseJson(text) as { user_id?: unknown } | null
       return typeof body?.user_id === 'string' ? 'valid' : unavailable('whoami answered 200 without a user_id')
     }
     // Only the status matters; a body that cannot even be cancelled must not turn into a 500.
@@ -161,16 +197,25 @@ export function homeserverTokens(options: HomeserverOptions): TokenVerifier {
     cache.set(key, { valid, until: now() + (valid ? validForMs : invalidForMs) })
   }
 
+  const keyOf = (token: string) => createHash('sha256').update(token).digest('base64')
+  function cachedVerdict(key: string): 'valid' | 'invalid' | undefined {
+    const cached = cache.get(key)
+    if (cached === undefined) return undefined
+    if (cached.until > now()) return cached.valid ? 'valid' : 'invalid'
+    cache.delete(key)
+    return undefined
+  }
+
   return {
+    known: (token) => cachedVerdict(keyOf(token)),
     verify(token) {
-      const key = createHash('sha256').update(token).digest('base64')
-      const cached = cache.get(key)
-      if (cached !== undefined) {
-        if (cached.until > now()) return cached.valid ? 'valid' : 'invalid'
-        cache.delete(key)
-      }
+      const key = keyOf(token)
+      const cached = cachedVerdict(key)
+      if (cached !== undefined) return cached
       let pending = asking.get(key)
       if (pending === undefined) {
+        // Questions already under way are as many as the homeserver should get from us at once.
+        if (asking.size >= maxConcurrent) return unavailable(`${maxConcurrent} token checks already under way`)
         pending = ask(token).then((verdict) => {
           asking.delete(key)
           if (verdict !== 'unavailable') remember(key, verdict === 'valid')
@@ -180,5 +225,41 @@ export function homeserverTokens(options: HomeserverOptions): TokenVerifier {
       }
       return pending
     },
+  }
+}
+
+/** The body as text if it is at most `maxBytes` long; null (and the rest left unread) when longer. */
+async function boundedText(response: Response, maxBytes: number): Promise<string | null> {
+  const declared = Number(response.headers.get(Header.contentLength) ?? Number.NaN)
+  if (declared > maxBytes) {
+    await response.body?.cancel().catch(() => {})
+    return null
+  }
+  const reader = response.body?.getReader()
+  if (!reader) return ''
+  const chunks: Uint8Array[] = []
+  let total = 0
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      total += value.byteLength
+      if (total > maxBytes) {
+        await reader.cancel().catch(() => {})
+        return null
+      }
+      chunks.push(value)
+    }
+  } catch {
+    return ''
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return null
   }
 }

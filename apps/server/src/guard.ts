@@ -29,6 +29,8 @@ const CLIENT_BUSY_RETRY_AFTER_MS = 1000
  * against the bound of held long-polls instead of the in-flight bounds, global and per client.
  */
 export interface Admission {
+  /** The key this request's client is counted under (its address, or an IPv6 /64); null when nothing counts clients. */
+  readonly client: string | null
   /** Runs `wait` with this request counted as a held long-poll rather than as in flight. */
   hold<T>(wait: () => Promise<T>): Promise<T>
 }
@@ -65,7 +67,9 @@ export class Guard {
     this.#metrics = metrics
     this.#shutdownSignal = shutdownSignal
     this.#limiters = { create: limiterFor(config.createRateLimit), general: limiterFor(config.rateLimit) }
-    this.#keyed = this.#limiters.create !== null || this.#limiters.general !== null || config.maxInFlightPerClient !== null
+    this.#keyed = this.#limiters.create !== null || this.#limiters.general !== null || config.maxInFlightPerClient !== null ||
+      // Tokens new to the create gate are counted per client before a homeserver is asked about them.
+      config.createAuthCheckRateLimit.kind !== 'off'
   }
 
   /** Requests being processed, held long-polls not counted. */
@@ -213,15 +217,15 @@ export class Guard {
 /** One request's admission: what `Admission.hold` needs to move it between the counts. */
 class RequestAdmission implements Admission {
   readonly #guard: Guard
-  readonly #client: string | null
+  readonly client: string | null
 
   constructor(guard: Guard, client: string | null) {
     this.#guard = guard
-    this.#client = client
+    this.client = client
   }
 
   hold<T>(wait: () => Promise<T>): Promise<T> {
-    return this.#guard.holdFor(this.#client, wait)
+    return this.#guard.holdFor(this.client, wait)
   }
 }
 

@@ -4,6 +4,7 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { connect } from 'node:net'
 import { homeserverTokens, staticTokens } from '../src/create-auth.ts'
 import { jsonLogger } from '../src/log.ts'
 import { type TestServer, sleep, startServer } from './harness.ts'
@@ -176,6 +177,135 @@ describe('create auth checked by the homeserver (whoami)', () => {
       expect(homeserver.asked).toBe(2)
     } finally {
       child.kill('SIGKILL')
+      homeserver.stop()
+    }
+  })
+})
+
+/** A create on the seed path sent from `from` (fetch cannot choose its source address): the status. */
+function createFrom(server: TestServer, from: string, token: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port: server.port, host: '127.0.0.1', localAddress: from })
+    let head = ''
+    socket.on('connect', () =>
+      socket.write(`POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx`),
+    )
+    socket.on('data', (chunk: Buffer) => (head += chunk.toString('latin1')))
+    socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0)))
+    socket.on('error', reject)
+  })
+}
+
+describe('create auth by homeserver, driven by strangers', () => {
+  it('should stop reading a whoami answer past 64 KiB, answer 503, and not grow by the answer', async () => {
+    let sent = 0
+    const huge = Bun.serve({
+      hostname: '127.0.0.1',
+      port: 0,
+      fetch() {
+        // 30 MB of "valid-looking" JSON, streamed without a length, as a hostile or broken homeserver might.
+        const text = `"${'x'.repeat(65_534)}",`
+        let left = 480
+        return new Response(
+          new ReadableStream({
+            pull(controller) {
+              if (left-- === 0) return controller.close()
+              const chunk = new TextEncoder().encode(text)
+              sent += chunk.byteLength
+              controller.enqueue(chunk)
+            },
+          }),
+          { headers: { 'content-type': 'application/json' } },
+        )
+      },
+    })
+    const server = await startServer({}, undefined, homeserverTokens({ baseUrl: `http://127.0.0.1:${huge.port}`, timeoutMs: 3000 }))
+    try {
+      const answer = await create(server, MSC4388, 'syt_alice_valid')
+      expect(answer.status).toBe(503)
+      expect(await errcodeOf(answer)).toBe('M_UNKNOWN')
+      await sleep(200)
+      // What the homeserver got to send is bounded by socket buffers, far below the 30 MB it offered.
+      expect(sent).toBeLessThan(8 << 20)
+    } finally {
+      await server.close()
+      huge.stop(true)
+    }
+  })
+
+  it('should have at most 32 questions under way at once, and answer the rest 503 at once', async () => {
+    let underWay = 0
+    let most = 0
+    let release = () => {}
+    const released = new Promise<void>((resolve) => (release = resolve))
+    const stalling = Bun.serve({
+      hostname: '127.0.0.1',
+      port: 0,
+      async fetch() {
+        most = Math.max(most, ++underWay)
+        await released
+        underWay--
+        return Response.json({ errcode: 'M_UNKNOWN_TOKEN', error: 'Unknown access token' }, { status: 401 })
+      },
+    })
+    const server = await startServer(
+      { RENDEZVOUS_CREATE_AUTH_CHECK_RATE_LIMIT: 'off' },
+      undefined,
+      homeserverTokens({ baseUrl: `http://127.0.0.1:${stalling.port}`, timeoutMs: 5000 }),
+    )
+    try {
+      const asking = Array.from({ length: 32 }, (_, i) => create(server, SEED, `syt_random_${i}`))
+      await sleep(300)
+      const started = performance.now()
+      const beyond = await Promise.all(Array.from({ length: 20 }, (_, i) => create(server, SEED, `syt_more_${i}`)))
+      expect(beyond.map((r) => r.status)).toEqual(beyond.map(() => 503))
+      expect(performance.now() - started).toBeLessThan(1000)
+      expect(most).toBe(32)
+      release()
+      const answered = await Promise.all(asking)
+      expect(answered.map((r) => r.status)).toEqual(answered.map(() => 401))
+    } finally {
+      release()
+      await server.close()
+      stalling.stop(true)
+    }
+  })
+
+  it("should let one address bring only its budget of new tokens, answered 429 without asking, and keep others' and known tokens working", async () => {
+    const homeserver = standInHomeserver()
+    const server = await startServer({ RENDEZVOUS_CREATE_AUTH_CHECK_RATE_LIMIT: '5/60' }, undefined, homeserverTokens({ baseUrl: homeserver.url }))
+    try {
+      expect(await createFrom(server, '127.0.0.2', 'syt_alice_valid')).toBe(200)
+      const statuses: number[] = []
+      for (let i = 0; i < 10; i++) statuses.push(await createFrom(server, '127.0.0.2', `syt_random_${i}`))
+      expect(statuses).toEqual([401, 401, 401, 401, 429, 429, 429, 429, 429, 429])
+      // One question for alice's token, four for the random ones that fitted the budget.
+      expect(homeserver.asked).toBe(5)
+      // A verdict already known costs the homeserver nothing, so it is not refused.
+      expect(await createFrom(server, '127.0.0.2', 'syt_alice_valid')).toBe(200)
+      expect(await createFrom(server, '127.0.0.2', 'syt_random_0')).toBe(401)
+      // Another address has its own budget.
+      expect(await createFrom(server, '127.0.0.3', 'syt_stranger')).toBe(401)
+      expect(homeserver.asked).toBe(6)
+    } finally {
+      await server.close()
+      homeserver.stop()
+    }
+  })
+
+  it('should make MSC4388 discovery spend from the create budget', async () => {
+    const homeserver = standInHomeserver()
+    const server = await startServer({ RENDEZVOUS_CREATE_RATE_LIMIT: '3/60' }, undefined, homeserverTokens({ baseUrl: homeserver.url }))
+    try {
+      const discover = () => fetch(`${server.origin}${MSC4388}`, { headers: { authorization: 'Bearer syt_alice_valid' } })
+      for (let i = 0; i < 3; i++) expect(await (await discover()).json()).toEqual({ create_available: true })
+      const refused = await discover()
+      expect(refused.status).toBe(429)
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
+      expect((await create(server, MSC4388, 'syt_alice_valid')).status).toBe(429)
+      expect(homeserver.asked).toBe(1)
+    } finally {
+      await server.close()
       homeserver.stop()
     }
   })

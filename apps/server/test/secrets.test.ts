@@ -99,8 +99,9 @@ describe('a password in RENDEZVOUS_STORE', () => {
     let log = ''
     const reading = (async () => {
       const decoder = new TextDecoder()
-      for await (const chunk of child.stderr) {
-        log += decoder.decode(chunk)
+      const reader = child.stderr.getReader()
+      for (let next = await reader.read(); !next.done; next = await reader.read()) {
+        log += decoder.decode(next.value, { stream: true })
         for (const match of log.matchAll(/"msg":"listening".*?"pid":(\d+)/g)) pids.add(Number(match[1]))
       }
     })()

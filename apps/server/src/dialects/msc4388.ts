@@ -73,14 +73,14 @@ export function msc4388Dialect(context: DialectContext) {
       return fail('server_full', { retryAfterMs })
     }
 
-    async function discovery(request: Request): Promise<Response> {
-      const mayCreate = await createGate.mayCreate(request)
+    async function discovery(request: Request, client: string | null): Promise<Response> {
+      const mayCreate = await createGate.mayCreate(request, client)
       if (mayCreate instanceof Response) return mayCreate
       return jsonResponse(200, { create_available: mayCreate } satisfies Msc4388Discovery)
     }
 
-    async function create(request: Request): Promise<Response> {
-      const denied = await createGate.check(request, 'msc4388')
+    async function create(request: Request, client: string | null): Promise<Response> {
+      const denied = await createGate.check(request, 'msc4388', client)
       if (denied) return denied
       const body = await readJson(request, Msc4388CreateRequest)
       if (body instanceof Response) return body
@@ -198,8 +198,9 @@ export function msc4388Dialect(context: DialectContext) {
         path: base,
         label: base,
         methods: {
-          GET: { limiter: 'general', handle: (request) => handlers.discovery(request) },
-          POST: { limiter: 'create', handle: (request) => handlers.create(request) },
+          // Under create auth, discovery may ask the homeserver about a token, so it spends what creating does.
+          GET: { limiter: createGate.guards('msc4388') ? 'create' : 'general', handle: (request, { admission }) => handlers.discovery(request, admission.client) },
+          POST: { limiter: 'create', handle: (request, { admission }) => handlers.create(request, admission.client) },
         },
       })
       mount(app, guard, {

@@ -18,7 +18,7 @@ import type { AnyElysia } from 'elysia'
 import { readWriteBody } from '../body.ts'
 import { contentTypeOf, payloadOf, tooLargeDetail } from '../payloads.ts'
 import { acceptedResponse, closing, createdHeadersFor, errorResponse, noContentResponse, notModifiedResponse, payloadResponse } from '../responses.ts'
-import { mount } from '../routing.ts'
+import { type RouteContext, mount } from '../routing.ts'
 import type { Admission } from '../guard.ts'
 import { type DialectContext, createFromBody } from './shared.ts'
 
@@ -32,8 +32,8 @@ export function rootDialect(context: DialectContext) {
   const shutdownOfWaits = new AbortFanout(shutdownSignal)
 
   /** `POST /`: 200 JSON `{id, max_bytes, url}` and a `Location` relative to the POST URL. */
-  async function create(request: Request, server: Parameters<typeof createFromBody>[2]): Promise<Response> {
-    const created = await createFromBody(context, request, server, 'seed')
+  async function create(request: Request, route: RouteContext): Promise<Response> {
+    const created = await createFromBody(context, request, route, 'seed')
     if (created instanceof Response) return created
     const { rendezvous, url, requestUrl } = created
     const headers = createdHeaders(rendezvous, `${locationBase(requestUrl)}${rendezvous.id}`)
@@ -124,7 +124,7 @@ export function rootDialect(context: DialectContext) {
 
   return (app: AnyElysia) => {
     // Elysia matches `/prefix` and `/prefix/` alike; only the relative Location differs between them.
-    mount(app, guard, { path: prefix, label: '/', methods: { POST: { limiter: 'create', handle: (request, { server }) => create(request, server) } } })
+    mount(app, guard, { path: prefix, label: '/', methods: { POST: { limiter: 'create', handle: create } } })
     mount(app, guard, {
       path: `${prefix}:id`,
       label: '/{id}',

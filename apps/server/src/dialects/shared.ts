@@ -15,7 +15,7 @@ import { readBodyWithin } from '../body.ts'
 import { contentTypeOf, payloadOf } from '../payloads.ts'
 import { publicBaseUrl } from '../public-url.ts'
 import { createdHeadersFor, errorResponse } from '../responses.ts'
-import { mount } from '../routing.ts'
+import { type RouteContext, mount } from '../routing.ts'
 
 export interface DialectContext {
   readonly store: RendezvousStore
@@ -43,9 +43,9 @@ export interface Created {
  * can use (known before the body is read, so a request without `Host` costs nothing), the body
  * within `max_bytes`, and the store's capacity.
  */
-export async function createFromBody(context: DialectContext, request: Request, server: Server, dialect: CreateDialect): Promise<Created | Response> {
+export async function createFromBody(context: DialectContext, request: Request, { server, admission }: Pick<RouteContext, 'server' | 'admission'>, dialect: CreateDialect): Promise<Created | Response> {
   const { store, config, createGate, bodyDeadlines, metrics } = context
-  const gate = createGate.check(request, dialect)
+  const gate = createGate.check(request, dialect, admission.client)
   const denied = gate instanceof Promise ? await gate : gate
   if (denied) return denied
   const contentType = contentTypeOf(request)
@@ -88,8 +88,8 @@ export function createOnlyDialect(context: DialectContext, { path, dialect, body
       methods: {
         POST: {
           limiter: 'create',
-          async handle(request, { server }) {
-            const created = await createFromBody(context, request, server, dialect)
+          async handle(request, route) {
+            const created = await createFromBody(context, request, route, dialect)
             if (created instanceof Response) return created
             return new Response(body(created.url), { status: 201, headers: createdHeaders(created.rendezvous, created.url) })
           },
