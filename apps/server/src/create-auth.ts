@@ -33,6 +33,25 @@ export function staticTokens(tokens: ReadonlySet<string>): TokenVerifier {
   return { known: verdict, verify: verdict }
 }
 
+/** A verifier whose tokens can be read again while serving (on SIGHUP). */
+export interface ReloadableTokens extends TokenVerifier {
+  /** Reads the tokens again; throws (and keeps the tokens it had) when they cannot be read. */
+  reload(): void
+}
+
+/** The tokens `read()` lists (a token file), read now and again on each `reload()`. */
+export function reloadableTokens(read: () => ReadonlySet<string>): ReloadableTokens {
+  let tokens = read()
+  const verdict = (token: string) => (tokens.has(token) ? 'valid' : 'invalid')
+  return {
+    known: verdict,
+    verify: verdict,
+    reload() {
+      tokens = read()
+    },
+  }
+}
+
 /**
  * Applies the verifier to the create paths: `null` verifier means creation is open everywhere;
  * `openDialects` stay open even when it is not.

@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs'
 import { MemoryStore, type RendezvousStore } from '@rendezvous/store'
 import { createApp, listenOptions } from './app.ts'
 import { type ServerConfig, loadConfig, parseTokenFile } from './config.ts'
-import { type TokenVerifier, homeserverTokens, staticTokens } from './create-auth.ts'
+import { type ReloadableTokens, type TokenVerifier, homeserverTokens, reloadableTokens } from './create-auth.ts'
 import { type Logger, jsonLogger } from './log.ts'
-import { WORKER_INDEX_ENV, supervise } from './supervisor.ts'
+import { WORKER_INDEX_ENV, supervise, workerChannel } from './supervisor.ts'
 
 /** How often buffered log lines reach stderr. */
 const LOG_FLUSH_MS = 100
@@ -44,7 +44,13 @@ if (workerIndex === undefined) for (const warning of warnings) logger.log('warn'
 if (config.workers > 1 && workerIndex === undefined) {
   // Settings the workers would only discover one by one are checked once, here.
   tokenVerifier(config, logger)
-  supervise({ workers: config.workers, port: config.port === 0 ? freePort(config.host) : config.port, logger, flush: () => stderr.flush() })
+  supervise({
+    workers: config.workers,
+    port: config.port === 0 ? freePort(config.host) : config.port,
+    stopTimeoutMs: (config.shutdownDrainSeconds + config.shutdownGraceSeconds) * 1000,
+    logger,
+    flush: () => stderr.flush(),
+  })
 } else {
   await serve()
 }
@@ -64,6 +70,22 @@ async function serve(): Promise<void> {
     max_bytes: config.maxBytes,
   })
   stderr.flush()
+
+  /** SIGHUP (or the supervisor, passing it on): the token file is read again; nothing else reloads. */
+  const reload = () => {
+    if (createAuth === null || !('reload' in createAuth)) {
+      logger.log('info', 'reload: nothing to reload (only a create-auth token file is reloaded)')
+      return
+    }
+    try {
+      createAuth.reload()
+      logger.log('info', 'reloaded the create-auth token file')
+    } catch (error) {
+      logger.log('error', 'reload failed; keeping the tokens read before', { detail: (error as Error).message })
+    }
+  }
+  const supervisor = workerChannel({ onReload: reload, onSupervisorGone: () => void shutdown('supervisor gone') })
+  supervisor?.listening()
 
   let stopping = false
   /**
@@ -91,12 +113,13 @@ async function serve(): Promise<void> {
   }
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
+  process.on('SIGHUP', reload)
 }
 
 // --- Start-up helpers ---
 
 /** Who may create, from RENDEZVOUS_CREATE_AUTH; a token file that cannot be read stops the start. */
-function tokenVerifier(config: ServerConfig, logger: Logger): TokenVerifier | null {
+function tokenVerifier(config: ServerConfig, logger: Logger): TokenVerifier | ReloadableTokens | null {
   const auth = config.createAuth
   switch (auth.kind) {
     case 'off':
@@ -105,7 +128,7 @@ function tokenVerifier(config: ServerConfig, logger: Logger): TokenVerifier | nu
       return homeserverTokens({ baseUrl: auth.baseUrl, logger })
     case 'file':
       try {
-        return staticTokens(parseTokenFile(readFileSync(auth.path, 'utf8')))
+        return reloadableTokens(() => parseTokenFile(readFileSync(auth.path, 'utf8')))
       } catch (error) {
         return fail(`invalid RENDEZVOUS_CREATE_AUTH ${JSON.stringify(auth.path)}: ${(error as Error).message}`)
       }

@@ -1,8 +1,13 @@
 /**
  * @module `RENDEZVOUS_WORKERS=N`: this process starts N server processes that share the port
- * (`reusePort`, so the kernel spreads connections over them), restarts any that dies, and on
- * SIGTERM passes the signal on and waits for all of them to drain and exit. It serves nothing
- * itself. Workers share state only through the store, which must therefore be shared (Redis).
+ * (`reusePort`, so the kernel spreads connections over them) and serves nothing itself. It keeps
+ * them answering: a worker that stops answering its liveness check (stopped, or stuck) is killed
+ * and replaced, one that dies is restarted with back-off, and workers that keep dying make the
+ * supervisor give up and exit non-zero, so systemd or Kubernetes see the failure. SIGTERM is
+ * passed on and bounded: a worker still there after drain + grace is killed. SIGHUP asks every
+ * worker to reload what can be reloaded. Workers share state only through the store, which must
+ * therefore be shared (Redis). Supervisor and workers talk over an IPC channel; a worker whose
+ * supervisor is gone (even killed with SIGKILL) sees the channel close, drains and exits.
  */
 
 import { environmentForWorkers } from './config.ts'
@@ -11,14 +16,31 @@ import type { Logger } from './log.ts'
 /** Set in a worker's environment: which worker it is. The supervisor never sets it for itself. */
 export const WORKER_INDEX_ENV = 'RENDEZVOUS_WORKER_INDEX'
 
-/** Restarts of one worker within this window count as a crash loop and are slowed down. */
-const CRASH_WINDOW_MS = 10_000
+/** How often each listening worker is asked whether it still answers. */
+const LIVENESS_INTERVAL_MS = 1000
+/** A listening worker silent this long is stuck (or stopped) and is replaced. */
+const LIVENESS_TIMEOUT_MS = 3000
+/** A worker that has not started listening this long after its start is replaced. */
+const STARTUP_TIMEOUT_MS = 30_000
+/** Worker exits counted for the crash loop, over this window. */
+export const CRASH_LOOP_WINDOW_MS = 60_000
+/** More worker exits than this within the window, and the supervisor gives up (exit 1). */
+export const CRASH_LOOP_MAX_EXITS = 5
 const MAX_RESTART_DELAY_MS = 10_000
+/** After drain + grace, how long a worker that has not exited is given before SIGKILL. */
+const STOP_MARGIN_MS = 2000
+
+/** What a supervisor sends a worker. */
+export type ToWorker = { readonly type: 'ping' } | { readonly type: 'reload' }
+/** What a worker sends its supervisor. */
+export type ToSupervisor = { readonly type: 'listening' } | { readonly type: 'pong' }
 
 export interface SupervisorOptions {
   readonly workers: number
   /** The port every worker listens on (chosen here when the configuration said 0). */
   readonly port: number
+  /** What a worker's shutdown may take: after it, a worker still running is killed. */
+  readonly stopTimeoutMs: number
   readonly logger: Logger
   /** Flushes the log before the supervisor exits. */
   readonly flush: () => void
@@ -34,52 +56,133 @@ function selfCommand(): string[] {
   return compiled ? [process.execPath] : [process.execPath, Bun.main]
 }
 
-export function supervise({ workers, port, logger, flush }: SupervisorOptions): void {
+interface Worker {
+  readonly process: ReturnType<typeof Bun.spawn>
+  readonly startedAt: number
+  /** When it last answered (or started listening); null until it listens. */
+  answeredAt: number | null
+  /** Set once it has been killed for not answering, so it is killed once. */
+  killed: boolean
+}
+
+export function supervise({ workers, port, stopTimeoutMs, logger, flush }: SupervisorOptions): void {
   const command = selfCommand()
   const environment = { ...environmentForWorkers(process.env, process.argv.slice(2)), PORT: String(port) }
-  const running = new Map<number, ReturnType<typeof Bun.spawn>>()
+  const running = new Map<number, Worker>()
   const restarts = new Map<number, number[]>()
+  /** Unexpected exits of any worker, for the crash loop. */
+  const exits: number[] = []
   let stopping = false
+  let exitCode = 0
+
+  const exit = () => {
+    flush()
+    process.exit(exitCode)
+  }
 
   function start(index: number): void {
     const child = Bun.spawn(command, {
       env: { ...environment, [WORKER_INDEX_ENV]: String(index) },
       stdio: ['ignore', 'inherit', 'inherit'],
+      serialization: 'json',
+      ipc(message: ToSupervisor) {
+        const worker = running.get(index)
+        if (worker?.process === child && (message.type === 'pong' || message.type === 'listening')) worker.answeredAt = performance.now()
+      },
     })
-    running.set(index, child)
+    running.set(index, { process: child, startedAt: performance.now(), answeredAt: null, killed: false })
     child.exited.then((code) => {
-      running.delete(index)
+      if (running.get(index)?.process === child) running.delete(index)
       if (stopping) {
         if (running.size === 0) {
           logger.log('info', 'all workers stopped')
-          flush()
-          process.exit(0)
+          exit()
         }
         return
       }
       const now = Date.now()
-      const recent = (restarts.get(index) ?? []).filter((at) => now - at < CRASH_WINDOW_MS)
+      exits.push(now)
+      while (exits.length > 0 && now - exits[0]! > CRASH_LOOP_WINDOW_MS) exits.shift()
+      if (exits.length > CRASH_LOOP_MAX_EXITS) {
+        logger.log('error', 'workers keep exiting; giving up', { exits: exits.length, window_seconds: CRASH_LOOP_WINDOW_MS / 1000, last_exit_code: code })
+        exitCode = 1
+        return stop('crash loop')
+      }
+      const recent = (restarts.get(index) ?? []).filter((at) => now - at < CRASH_LOOP_WINDOW_MS)
       recent.push(now)
       restarts.set(index, recent)
       const delay = Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** (recent.length - 1))
-      logger.log('warn', 'worker exited; restarting', { worker: index, exit_code: code, restart_in_ms: delay })
+      logger.log('warn', 'worker exited; restarting', { worker: index, exit_code: code, signal: child.signalCode, restart_in_ms: delay })
       setTimeout(() => !stopping && start(index), delay)
     })
+  }
+
+  /** Asks every worker whether it answers; kills the ones that have not for too long. */
+  function checkLiveness(): void {
+    const now = performance.now()
+    for (const [index, worker] of running) {
+      if (worker.killed) continue
+      const silentFor = now - (worker.answeredAt ?? worker.startedAt)
+      const limit = worker.answeredAt === null ? STARTUP_TIMEOUT_MS : LIVENESS_TIMEOUT_MS
+      if (silentFor > limit) {
+        worker.killed = true
+        logger.log('warn', worker.answeredAt === null ? 'worker did not start listening; replacing it' : 'worker stopped answering; replacing it', {
+          worker: index,
+          pid: worker.process.pid,
+          silent_ms: Math.round(silentFor),
+        })
+        worker.process.kill('SIGKILL')
+        continue
+      }
+      if (worker.answeredAt !== null) send(worker, { type: 'ping' })
+    }
+  }
+  const liveness = setInterval(checkLiveness, LIVENESS_INTERVAL_MS)
+
+  function send(worker: Worker, message: ToWorker): void {
+    try {
+      worker.process.send(message)
+    } catch {
+      // The worker is exiting; its exit handler takes over.
+    }
   }
 
   for (let index = 0; index < workers; index++) start(index)
   logger.log('info', 'supervising workers', { workers, port })
 
-  const stop = (signal: NodeJS.Signals) => {
+  function stop(reason: string): void {
     if (stopping) return
     stopping = true
-    logger.log('info', 'stopping workers', { signal, workers: running.size })
-    for (const child of running.values()) child.kill(signal)
-    if (running.size === 0) {
-      flush()
-      process.exit(0)
-    }
+    clearInterval(liveness)
+    logger.log('info', 'stopping workers', { reason, workers: running.size })
+    for (const worker of running.values()) worker.process.kill('SIGTERM')
+    if (running.size === 0) return exit()
+    // A worker that cannot finish its shutdown (stopped, stuck) must not hold the supervisor forever.
+    setTimeout(() => {
+      logger.log('warn', 'workers still running after their shutdown time; killing them', { workers: running.size })
+      for (const worker of running.values()) worker.process.kill('SIGKILL')
+      setTimeout(exit, 500)
+    }, stopTimeoutMs + STOP_MARGIN_MS).unref()
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGHUP', () => {
+    logger.log('info', 'reloading workers', { workers: running.size })
+    for (const worker of running.values()) send(worker, { type: 'reload' })
+  })
+}
+
+/**
+ * A worker's side of the channel: answers liveness checks, says when it listens, and calls
+ * `onReload` and `onSupervisorGone`. Returns null when this process has no supervisor.
+ */
+export function workerChannel(handlers: { onReload: () => void; onSupervisorGone: () => void }): { listening(): void } | null {
+  const send = process.send?.bind(process)
+  if (send === undefined) return null
+  process.on('message', (message: ToWorker) => {
+    if (message.type === 'ping') send({ type: 'pong' } satisfies ToSupervisor)
+    else if (message.type === 'reload') handlers.onReload()
+  })
+  process.on('disconnect', handlers.onSupervisorGone)
+  return { listening: () => void send({ type: 'listening' } satisfies ToSupervisor) }
 }

@@ -63,3 +63,31 @@ export async function listeningUrl(
   }
   throw new Error(`server exited before listening: ${text}`)
 }
+
+/** The JSON log lines of a process as they arrive. */
+export function logLines(stream: ReadableStream<Uint8Array>) {
+  const lines: Record<string, unknown>[] = []
+  let buffered = ''
+  const decoder = new TextDecoder()
+  const reader = stream.getReader()
+  void (async () => {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) return
+      buffered += decoder.decode(value)
+      const parts = buffered.split('\n')
+      buffered = parts.pop()!
+      for (const part of parts) if (part.startsWith('{')) lines.push(JSON.parse(part) as Record<string, unknown>)
+    }
+  })()
+  return {
+    async until(predicate: (all: Record<string, unknown>[]) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>[]> {
+      const deadline = Date.now() + timeoutMs
+      while (!predicate(lines)) {
+        if (Date.now() > deadline) throw new Error(`log condition not met: ${JSON.stringify(lines)}`)
+        await Bun.sleep(20)
+      }
+      return lines
+    },
+  }
+}

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { create, sleep } from './harness.ts'
 import { runMsc3886Exchange } from './msc3886-exchange.ts'
 import { runMsc4108Exchange } from './msc4108-exchange.ts'
-import { type ServerProcess, listeningUrl, spawnMain } from './process.ts'
+import { type ServerProcess, listeningUrl, logLines, spawnMain } from './process.ts'
 
 const redis = await startTestRedis('scale-out tests (several instances on one Redis)', { persistent: true })
 afterAll(() => redis?.close())
@@ -293,31 +293,3 @@ describe.skipIf(!redis)('RENDEZVOUS_WORKERS', () => {
     expect(err).toContain('--workers')
   })
 })
-
-/** The JSON log lines of a process as they arrive. */
-function logLines(stream: ReadableStream<Uint8Array>) {
-  const lines: Record<string, unknown>[] = []
-  let buffered = ''
-  const decoder = new TextDecoder()
-  const reader = stream.getReader()
-  void (async () => {
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) return
-      buffered += decoder.decode(value)
-      const parts = buffered.split('\n')
-      buffered = parts.pop()!
-      for (const part of parts) if (part.startsWith('{')) lines.push(JSON.parse(part) as Record<string, unknown>)
-    }
-  })()
-  return {
-    async until(predicate: (all: Record<string, unknown>[]) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>[]> {
-      const deadline = Date.now() + timeoutMs
-      while (!predicate(lines)) {
-        if (Date.now() > deadline) throw new Error(`log condition not met: ${JSON.stringify(lines)}`)
-        await sleep(20)
-      }
-      return lines
-    },
-  }
-}
