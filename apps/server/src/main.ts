@@ -17,7 +17,7 @@ const LOG_FLUSH_MS = 100
 // `rendezvous doctor <url>` checks a deployment from outside instead of serving.
 if (process.argv[2] === 'doctor') {
   const { runDoctor } = await import('./doctor/main.ts')
-  process.exit(await runDoctor(process.argv.slice(3)))
+  process.exit(await runDoctor(process.argv.slice(3), process.env))
 }
 
 const loaded = loadConfig(process.env, process.argv.slice(2))

@@ -2,6 +2,11 @@
  * @module The doctor's checks: from outside, through the operator's real path, each dialect's
  * exchange the way clients do it, and every way a proxy in between is known to break it. A handful
  * of requests (one long-poll held for the server's longest wait), everything created is deleted.
+ *
+ * Requests go only to the origins the operator named (the URL's and the Matrix origin): a URL the
+ * server returns on another host is reported and then used by its path on the named origin, and a
+ * redirect is reported, never followed. A misconfigured server must not turn the doctor into a
+ * client of somebody else's host, token included.
  */
 
 import {
@@ -66,6 +71,7 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
   const base = options.url.endsWith('/') ? options.url : `${options.url}/`
   const publicUrl = new URL(base)
   const matrixOrigin = (options.matrixOrigin ?? publicUrl.origin).replace(/\/+$/, '')
+  const namedOrigins = new Set([publicUrl.origin, new URL(matrixOrigin).origin])
   const results: CheckResult[] = []
   const cleanup: string[] = []
   const record = (result: CheckResult) => {
@@ -80,9 +86,11 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
   // The doctor must see what the proxy did to an answer: no transparent decompression.
   const transport = { decompress: false, tls: options.insecure ? { rejectUnauthorized: false } : undefined }
 
-  async function call(method: string, url: string, init: { headers?: Record<string, string>; body?: string | Uint8Array; timeoutMs?: number } = {}): Promise<Answer | Error> {
+  async function call(method: string, url: string, init: { headers?: Record<string, string>; body?: string | Uint8Array; timeoutMs?: number; authorized?: boolean } = {}): Promise<Answer | Error> {
+    if (!namedOrigins.has(new URL(url).origin)) return new Error(`not sent: ${new URL(url).origin} is not an origin you named`)
     const headers: Record<string, string> = { origin: ORIGIN, 'accept-encoding': ACCEPT_ENCODING, ...init.headers }
-    if (options.token && method === 'POST') headers['authorization'] = `Bearer ${options.token}`
+    // The token goes with creates and with MSC4388 discovery, which answers create_available by it.
+    if (options.token && (method === 'POST' || init.authorized)) headers['authorization'] = `Bearer ${options.token}`
     const started = performance.now()
     try {
       const response = await fetch(url, {
@@ -99,7 +107,18 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
       return error as Error
     }
   }
-  const failed = (answer: Answer | Error): string => (answer instanceof Error ? `${answer.name}: ${answer.message}` : `answered ${answer.status} ${answer.text.slice(0, 120)}`)
+  const failed = (answer: Answer | Error): string => {
+    if (answer instanceof Error) return `${answer.name}: ${answer.message}`
+    const location = answer.headers.get('location')
+    if (answer.status >= 300 && answer.status < 400 && location) return `answered ${answer.status}, a redirect to ${location} (not followed: clients do not follow redirects of a PUT, and a rendezvous is not moved)`
+    return `answered ${answer.status} ${answer.text.slice(0, 120)}`
+  }
+
+  /** Where the doctor goes on with a URL the server returned: itself when on a named origin, else its path there. */
+  const onNamedOrigin = (returned: string, origin: string): string => {
+    const url = new URL(returned, origin)
+    return namedOrigins.has(url.origin) ? url.href : new URL(`${url.pathname}${url.search}`, origin).href
+  }
 
   /** A URL the server built must use the scheme and host the client used. */
   function checkReturnedUrl(id: string, title: string, returned: string, clientUrl: URL): boolean {
@@ -140,8 +159,9 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
     if (!Value.Check(CreateResponse, body)) {
       fail('create-seed', 'create (POST to the prefix)', `answer is not {"id","max_bytes","url"}: ${seed.text.slice(0, 120)}`, 'not-routed')
     } else {
-      cleanup.push(body.url)
-      session = { id: body.id, url: body.url, etag: seed.headers.get('etag') ?? '' }
+      const usable = onNamedOrigin(body.url, publicUrl.origin)
+      cleanup.push(usable)
+      session = { id: body.id, url: usable, etag: seed.headers.get('etag') ?? '' }
       if (checkReturnedUrl('create-seed', 'create (POST to the prefix)', body.url, publicUrl)) pass('create-seed', 'create (POST to the prefix)', `200 with url ${body.url}`)
     }
   }
@@ -153,7 +173,7 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
     if (answer instanceof Error || answer.status !== 201) return fail(id, title, `${matrixOrigin}${path} ${failed(answer)}`, 'not-routed')
     const url = read(answer)
     if (url === null) return fail(id, title, `answer lacks the session URL: ${answer.text.slice(0, 120)}`, 'not-routed')
-    cleanup.push(url)
+    cleanup.push(onNamedOrigin(url, matrixOrigin))
     if (!checkReturnedUrl(id, title, url, new URL(matrixOrigin))) return false
     return pass(id, title, `201 with ${url}`)
   }
@@ -165,7 +185,7 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
 
   // MSC4388: discovery, create, read as a script, write.
   const msc4388 = `${matrixOrigin}${MSC4388_PATHS[0]}`
-  const discovery = await call('GET', msc4388)
+  const discovery = await call('GET', msc4388, { authorized: true })
   const msc4388Routed = !(discovery instanceof Error) && discovery.status === 200
   let msc4388Session: { id: string; token: string } | null = null
   if (discovery instanceof Error || discovery.status !== 200) {
@@ -283,19 +303,25 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
   else fail('cors-answers', 'CORS on answers', corsProblems.join('; '), 'cors-headers-stripped')
 
   // --- Streamed parts pass as they come ---
-  const probeStarted = performance.now()
-  try {
-    const probe = await fetch(`${base}_rendezvous/probe`, { headers: { origin: ORIGIN, 'accept-encoding': ACCEPT_ENCODING }, signal: AbortSignal.timeout(10_000), ...transport } as RequestInit)
+  const probeUrl = `${base}_rendezvous/probe`
+  const checkUnbuffered = async (): Promise<boolean> => {
+    const title = 'answers pass unbuffered'
+    const started = performance.now()
+    const probe = await fetch(probeUrl, { headers: { origin: ORIGIN, 'accept-encoding': ACCEPT_ENCODING }, redirect: 'manual', signal: AbortSignal.timeout(10_000), ...transport } as RequestInit)
+    if (probe.status !== 200) {
+      await probe.body?.cancel()
+      const redirect = probe.status >= 300 && probe.status < 400 ? `, a redirect to ${probe.headers.get('location') ?? '(no Location)'}, not followed` : ''
+      return fail('unbuffered', title, `${probeUrl} answered ${probe.status}${redirect}`, 'not-routed')
+    }
     const reader = probe.body!.getReader()
     await reader.read()
-    const firstPartMs = performance.now() - probeStarted
+    const firstPartMs = performance.now() - started
     while (!(await reader.read()).done);
-    if (probe.status !== 200) fail('unbuffered', 'answers pass unbuffered', `${base}_rendezvous/probe answered ${probe.status}`, 'not-routed')
-    else if (firstPartMs > STREAM_LATE_MS) fail('unbuffered', 'answers pass unbuffered', `the probe's first part, sent at once, arrived after ${Math.round(firstPartMs)} ms${probe.headers.get('content-encoding') ? ` (compressed: ${probe.headers.get('content-encoding')})` : ''}`, probe.headers.get('content-encoding') ? 'compression' : 'buffering')
-    else pass('unbuffered', 'answers pass unbuffered', `first part after ${Math.round(firstPartMs)} ms`)
-  } catch (error) {
-    fail('unbuffered', 'answers pass unbuffered', `${base}_rendezvous/probe: ${(error as Error).message}`, 'not-routed')
+    const encoding = probe.headers.get('content-encoding')
+    if (firstPartMs > STREAM_LATE_MS) return fail('unbuffered', title, `the probe's first part, sent at once, arrived after ${Math.round(firstPartMs)} ms${encoding ? ` (compressed: ${encoding})` : ''}`, encoding ? 'compression' : 'buffering')
+    return pass('unbuffered', title, `first part after ${Math.round(firstPartMs)} ms`)
   }
+  await checkUnbuffered().catch((error: Error) => fail('unbuffered', 'answers pass unbuffered', `${probeUrl}: ${error.message}`, 'not-routed'))
 
   // --- Long-poll: woken within a second of the write ---
   const wait = Math.min(maxWait, 20)

@@ -4,6 +4,7 @@
  * every ✘; `--json` prints the results as JSON instead. Exit code 0 only when nothing failed.
  */
 
+import { readSecretFile } from '../config.ts'
 import { type CheckResult, type DoctorOptions, runChecks } from './checks.ts'
 import { MISTAKES } from './mistakes.ts'
 
@@ -17,15 +18,23 @@ longest wait (30 s by default) unless --quick.
 Options:
   --json                 print the results as JSON
   --matrix-origin URL    where the Matrix rendezvous paths are served (default: the URL's origin)
-  --token TOKEN          bearer token for creating, when the server requires one
+  --token-file PATH      bearer token for creating, when the server requires one, read from a file
+                         (or from the environment: RENDEZVOUS_DOCTOR_TOKEN)
+  --token TOKEN          the same on the command line, where every user of this machine sees it in ps
   --quick                skip holding a long-poll for the whole wait
   --insecure             accept a TLS certificate that does not verify (test setups)
   --help                 print this help
 
+Requests go only to <public URL>'s origin and the --matrix-origin: a URL the server returns on
+another host is reported and not visited, and redirects are reported, not followed.
+
 Exit code: 0 when every check passed, 1 when one failed, 2 for bad arguments.`
 
-export async function runDoctor(argv: readonly string[]): Promise<number> {
-  const parsed = parseArguments(argv)
+/** Where the doctor's token may come from without showing in \`ps\`. */
+export const DOCTOR_TOKEN_ENV = 'RENDEZVOUS_DOCTOR_TOKEN'
+
+export async function runDoctor(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): Promise<number> {
+  const parsed = parseArguments(argv, env)
   if (parsed === 'help') {
     console.log(USAGE)
     return 0
@@ -64,12 +73,12 @@ function count(results: readonly CheckResult[], status: CheckResult['status']): 
 
 type Parsed = (Omit<DoctorOptions, 'onResult'> & { readonly json: boolean }) | 'help' | string
 
-function parseArguments(argv: readonly string[]): Parsed {
+function parseArguments(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Parsed {
   let url: string | undefined
   let json = false
   let quick = false
   let insecure = false
-  let token: string | null = null
+  let token: string | null = env[DOCTOR_TOKEN_ENV] || null
   let matrixOrigin: string | undefined
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
@@ -89,7 +98,19 @@ function parseArguments(argv: readonly string[]): Parsed {
       case '--token':
         token = argv[++i] ?? null
         if (token === null) return '--token needs a value'
+        console.error(`rendezvous doctor: warning: a token given as --token shows in ps to every user of this machine; use --token-file or ${DOCTOR_TOKEN_ENV}`)
         break
+      case '--token-file': {
+        const path = argv[++i]
+        if (path === undefined) return '--token-file needs a path'
+        try {
+          token = readSecretFile(path).trim()
+        } catch (error) {
+          return `cannot read --token-file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`
+        }
+        if (token === '') return `--token-file ${path} is empty`
+        break
+      }
       case '--matrix-origin':
         matrixOrigin = argv[++i]
         if (matrixOrigin === undefined || !isHttpUrl(matrixOrigin)) return '--matrix-origin needs an http(s) URL'
