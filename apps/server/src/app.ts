@@ -112,13 +112,14 @@ export function createApp({ store, config, logger = stderrLogger, shutdownSignal
         heldLongPolls: guard.held,
         inFlight: guard.inFlight,
         rateLimitedClients: guard.trackedClients,
+        evictionPolicy: store.evictionPolicy(),
       }
       const body = metrics.render(gauges, process.memoryUsage())
       return guard.finish(new Response(body, { headers: { [Header.contentType]: 'text/plain; version=0.0.4; charset=utf-8', [Header.cacheControl]: 'no-store' } }))
     })
 
   const info = serverInfo(config, store.name)
-  mount(app, guard, { path: `${config.prefix}${INFO_PATH}`, label: `/${INFO_PATH}`, methods: { GET: { limiter: 'general', handle: () => infoResponse(info) } } })
+  mount(app, guard, { path: `${config.prefix}${INFO_PATH}`, label: `/${INFO_PATH}`, methods: { GET: { limiter: 'general', handle: () => infoResponse({ ...info, store_eviction_policy: store.evictionPolicy() }) } } })
   mount(app, guard, { path: `${config.prefix}${PROBE_PATH}`, label: `/${PROBE_PATH}`, methods: { GET: { limiter: 'general', handle: () => probeResponse() } } })
 
   if (config.demo) {

@@ -152,6 +152,7 @@ async function openStore(config: ServerConfig, logger: Logger): Promise<Rendezvo
       // A reconnect loop reports every attempt; one line every few seconds says enough.
       if (event === 'error' && performance.now() - lastError < 5000) return
       if (event === 'error') lastError = performance.now()
+      if (event === 'warning') return logger.log('warn', 'store may lose rendezvous', { detail })
       logger.log(event === 'error' ? 'warn' : 'info', event === 'error' ? 'store connection failing' : 'store reconnected', { detail })
     },
   })

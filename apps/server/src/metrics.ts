@@ -20,6 +20,8 @@ export interface Gauges {
   readonly heldLongPolls: number
   readonly inFlight: number
   readonly rateLimitedClients: number
+  /** Redis's `maxmemory-policy`, or null for a store that never evicts. */
+  readonly evictionPolicy: string | null
 }
 
 export type Refusal = 'rate_limited' | 'capacity' | 'in_flight' | 'client_in_flight' | 'body_timeout'
@@ -110,6 +112,10 @@ export class Metrics {
       lines.push(`${name} ${value}`)
     }
     gauge('rendezvous_store_up', 'Whether the store can serve (1) or is unreachable (0).', gauges.storeUp)
+    if (gauges.evictionPolicy !== null) {
+      family('rendezvous_store_eviction_policy', 'gauge', "Redis's maxmemory-policy, as a label (anything but noeviction may drop live rendezvous).")
+      lines.push(`rendezvous_store_eviction_policy{policy="${gauges.evictionPolicy.replace(/[^a-z-]/g, '')}"} 1`)
+    }
     gauge('rendezvous_live', 'Live rendezvous.', gauges.liveRendezvous)
     gauge('rendezvous_live_payload_bytes', 'Payload bytes held by live rendezvous.', gauges.livePayloadBytes)
     gauge('rendezvous_long_polls_held', 'Long-poll requests being held.', gauges.heldLongPolls)

@@ -56,6 +56,11 @@ export const ServerInfo = Type.Object(
     create_auth_open: Type.Array(Type.String()),
     trust_proxy: Type.Union([Type.Literal('off'), Type.Literal('hops'), Type.Literal('addresses')]),
     public_base_url: Type.Union([Type.String(), Type.Null()]),
+    /**
+     * Redis's `maxmemory-policy` (`noeviction` is the only safe one), `unknown` when Redis would
+     * not say, null for the memory store or before Redis answered. Absent before 0.3.0.
+     */
+    store_eviction_policy: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   },
   { additionalProperties: false },
 )

@@ -226,6 +226,10 @@ export class MemoryStore implements RendezvousStore {
     return { sessions: this.#records.size, payloadBytes: this.#payloadBytes, subscribers: this.#subscriptions.count }
   }
 
+  evictionPolicy(): null {
+    return null
+  }
+
   available(): boolean {
     return true
   }

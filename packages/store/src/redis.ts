@@ -15,7 +15,7 @@ import { Redis, type RedisOptions } from 'ioredis'
 import { StoreUnavailableError } from './errors.ts'
 import { EtagIssuer, encodeBase64Url, newRendezvousId } from './ids.ts'
 import { MAX_TRANSACTIONS_PER_RENDEZVOUS, MIN_RETRY_AFTER_MS, transactionCost } from './limits.ts'
-import { CREATE, DELETE, STATS, UPDATE } from './redis-scripts.ts'
+import { CREATE, DELETE, RECONCILE, STATS, UPDATE } from './redis-scripts.ts'
 import { Subscriptions } from './subscriptions.ts'
 import type {
   ChangeListener,
@@ -45,8 +45,16 @@ export interface RedisStoreOptions extends StoreLimits {
   readonly healthTimeoutMs?: number
   /** How often expired ids are reclaimed from the bookkeeping, in milliseconds. @default 1000 */
   readonly reclaimIntervalMs?: number
-  /** Told of connection trouble (the store recovers by itself); never given payloads or ids. */
-  readonly onConnectionEvent?: (event: 'error' | 'reconnected', detail: string) => void
+  /**
+   * Where Redis may evict keys (a `maxmemory-policy` other than `noeviction`), how often the books
+   * (live set, sizes, byte count) are rebuilt from the records still there. @default 30000
+   */
+  readonly reconcileIntervalMs?: number
+  /**
+   * Told of connection trouble (the store recovers by itself) and of a Redis set up to lose data
+   * (`warning`); never given payloads or ids.
+   */
+  readonly onConnectionEvent?: (event: 'error' | 'reconnected' | 'warning', detail: string) => void
 }
 
 /** The scripts, as ioredis defines them: the `…Buffer` forms answer with Buffers, keeping payloads exact. */
@@ -55,6 +63,7 @@ interface ScriptCommands {
   rzUpdateBuffer(...args: (string | Buffer | number)[]): Promise<Buffer[]>
   rzDelete(...args: (string | number)[]): Promise<number>
   rzStats(...args: string[]): Promise<[number, number]>
+  rzReconcile(...args: (string | number)[]): Promise<[string, number?, string?, string?]>
 }
 
 type Client = Redis & ScriptCommands
@@ -94,6 +103,9 @@ export class RedisStore implements RendezvousStore {
   /** True while the subscriber's SUBSCRIBE is confirmed: changes published now reach this process. */
   #subscribed = false
   #connectedOnce = false
+  /** Redis's `maxmemory-policy`, read on every connection; null until first read. */
+  #evictionPolicy: string | null = null
+  readonly #reconcileTimer: ReturnType<typeof setInterval>
   /** Settles when the first connection is ready, or when waiting for it any longer is pointless. */
   readonly #firstConnection: Promise<void>
   #closed = false
@@ -121,7 +133,22 @@ export class RedisStore implements RendezvousStore {
     this.#client.defineCommand('rzUpdate', { lua: UPDATE, numberOfKeys: 4 })
     this.#client.defineCommand('rzDelete', { lua: DELETE, numberOfKeys: 4 })
     this.#client.defineCommand('rzStats', { lua: STATS, numberOfKeys: 3 })
+    this.#client.defineCommand('rzReconcile', { lua: RECONCILE, numberOfKeys: 4 })
     this.#client.on('error', (error: Error) => report('error', `redis: ${error.message}`))
+    // Read on every connection: a failover or a restart may bring a Redis configured otherwise.
+    this.#client.on('ready', () => {
+      void this.#readEvictionPolicy().then((policy) => {
+        this.#evictionPolicy = policy
+        if (policy !== 'noeviction') {
+          report(
+            'warning',
+            policy === 'unknown'
+              ? 'Redis would not say its maxmemory-policy (CONFIG GET and INFO refused): unless it is noeviction, Redis may drop live rendezvous; the books are rebuilt every interval'
+              : `Redis maxmemory-policy is ${policy}: under memory pressure Redis may drop live rendezvous (failed logins) and capacity counters; set maxmemory-policy noeviction. The books are rebuilt from the live set every interval meanwhile`,
+          )
+        }
+      })
+    })
     this.#firstConnection = new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, FIRST_CONNECTION_WAIT_MS)
       ;(timer as { unref?: () => void }).unref?.()
@@ -172,6 +199,20 @@ export class RedisStore implements RendezvousStore {
       if (this.available()) this.stats().catch(() => {})
     }, options.reclaimIntervalMs ?? 1000)
     ;(this.#reclaimTimer as { unref?: () => void }).unref?.()
+
+    const reconcileIntervalMs = options.reconcileIntervalMs ?? 30_000
+    this.#reconcileTimer = setInterval(() => {
+      if (!this.available() || this.#evictionPolicy === 'noeviction' || this.#evictionPolicy === null) return
+      this.#client
+        .rzReconcile(...this.#sharedKeys, `${this.#prefix}reconciling`, `${this.#prefix}r:`, Math.max(1, reconcileIntervalMs - 100))
+        .then(([outcome, dropped, before, after]) => {
+          if (outcome === 'done' && (dropped !== 0 || before !== after)) {
+            report('warning', `Redis evicted keys: rebuilt the books from the live set (${dropped} rendezvous gone, payload bytes counted ${before} -> ${after})`)
+          }
+        })
+        .catch(() => {})
+    }, reconcileIntervalMs)
+    ;(this.#reconcileTimer as { unref?: () => void }).unref?.()
 
     const healthTimeoutMs = options.healthTimeoutMs ?? 2000
     let checking = false
@@ -285,11 +326,32 @@ export class RedisStore implements RendezvousStore {
     return this.#client.status === 'ready' && this.#subscribed
   }
 
+  evictionPolicy(): string | null {
+    return this.#evictionPolicy
+  }
+
+  /** `CONFIG GET`, or `INFO memory` where a managed Redis refuses CONFIG; `unknown` when both are refused. */
+  async #readEvictionPolicy(): Promise<string> {
+    try {
+      const [, policy] = (await this.#client.config('GET', 'maxmemory-policy')) as string[]
+      if (policy) return policy
+    } catch {
+      // refused: try INFO
+    }
+    try {
+      const info = await this.#client.info('memory')
+      return /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? 'unknown'
+    } catch {
+      return 'unknown'
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#reclaimTimer)
     clearInterval(this.#healthTimer)
+    clearInterval(this.#reconcileTimer)
     for (const watch of this.#expiryWatches.values()) clearTimeout(watch.timer)
     this.#expiryWatches.clear()
     this.#subscriptions.clear()

@@ -155,6 +155,13 @@ export interface RendezvousStore {
    */
   available(): boolean
 
+  /**
+   * Whether the backend may throw rendezvous away before they expire: Redis's `maxmemory-policy` as
+   * it reported it (only `noeviction` keeps every live rendezvous), `unknown` when it would not
+   * say, null for a store that never evicts (memory).
+   */
+  evictionPolicy(): string | null
+
   /** Stops timers and releases everything. The store is unusable afterwards. */
   close(): Promise<void>
 }

@@ -227,3 +227,50 @@ async function waitUntil(predicate: () => boolean, timeoutMs = 3000): Promise<vo
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
+
+describe.skipIf(!redis)('RedisStore under an eviction policy', () => {
+  it('should read noeviction from CONFIG GET and say nothing', async () => {
+    const events: string[] = []
+    const store = new RedisStore({ url: redis!.url, prefix: redis!.uniquePrefix(), ...ROOMY, onConnectionEvent: (event, detail) => events.push(`${event}: ${detail}`) })
+    try {
+      await waitUntil(() => store.evictionPolicy() !== null)
+      expect(store.evictionPolicy()).toBe('noeviction')
+      expect(events.filter((e) => e.startsWith('warning'))).toEqual([])
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('should warn about allkeys-lru, read through INFO when CONFIG is refused, and rebuild the books after an eviction', async () => {
+    // A managed Redis: CONFIG renamed away, keys evicted under memory pressure.
+    const managed = await startTestRedis('eviction policy', { args: ['--maxmemory-policy', 'allkeys-lru', '--rename-command', 'CONFIG', ''] })
+    const prefix = 'rz-evict:'
+    const warnings: string[] = []
+    const store = new RedisStore({ url: managed!.url, prefix, ...ROOMY, reconcileIntervalMs: 200, onConnectionEvent: (event, detail) => event === 'warning' && warnings.push(detail) })
+    const inspector = new Redis(managed!.url)
+    try {
+      await waitUntil(() => store.evictionPolicy() !== null)
+      expect(store.evictionPolicy()).toBe('allkeys-lru')
+      expect(warnings[0]).toContain('maxmemory-policy is allkeys-lru')
+      expect(warnings[0]).toContain('noeviction')
+      const ids: string[] = []
+      for (const text of ['first', 'second', 'third']) {
+        const created = await store.create({ payload: bytes(text), contentType: 'text/plain' })
+        if (!created.ok) throw new Error('refused')
+        ids.push(created.rendezvous.id)
+      }
+      expect(await store.stats()).toMatchObject({ sessions: 3, payloadBytes: 16 })
+      // What an LRU eviction does: a record goes, and so may the byte counter and the sizes.
+      await inspector.del(`${prefix}r:${ids[0]}`, `${prefix}bytes`)
+      await inspector.hdel(`${prefix}sizes`, ids[1]!)
+      expect(await store.stats()).toMatchObject({ sessions: 3, payloadBytes: 0 })
+      await waitUntil(() => warnings.some((w) => w.includes('rebuilt the books')), 5000)
+      expect(await store.stats()).toMatchObject({ sessions: 2, payloadBytes: 11 })
+      expect(await inspector.hgetall(`${prefix}sizes`)).toEqual({ [ids[1]!]: '6', [ids[2]!]: '5' })
+    } finally {
+      inspector.disconnect()
+      await store.close()
+      await managed?.close()
+    }
+  }, 20_000)
+})

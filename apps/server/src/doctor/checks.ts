@@ -142,6 +142,13 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
     maxBytes = info.max_bytes
     maxWait = info.max_wait_seconds
     pass('info', 'server info', `rendezvous ${info.version}, store ${info.store}, max_bytes ${info.max_bytes}, long-poll up to ${info.max_wait_seconds} s, ttl ${info.ttl_seconds} s, create auth ${info.create_auth}`)
+    const policy = info.store_eviction_policy
+    if (info.store === 'redis' && policy !== undefined) {
+      const title = 'Redis keeps live rendezvous'
+      if (policy === 'noeviction') pass('store-eviction', title, 'maxmemory-policy noeviction')
+      else if (policy === null) skip('store-eviction', title, 'the server has not heard its Redis say its maxmemory-policy yet')
+      else fail('store-eviction', title, `Redis's maxmemory-policy is ${policy}: under memory pressure it drops live rendezvous (logins fail) and the capacity counters; set maxmemory-policy noeviction in redis.conf (or CONFIG SET maxmemory-policy noeviction, or your provider's parameter group)`)
+    }
   } else {
     fail('info', 'server info', `${base}_rendezvous/info ${failed(infoAnswer)} (servers older than 0.2.0 do not have it)`, 'not-routed')
   }

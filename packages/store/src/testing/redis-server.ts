@@ -49,6 +49,8 @@ export interface TestRedisOptions {
    * directory, so that a killed and restarted server has lost nothing it acknowledged.
    */
   readonly persistent?: boolean
+  /** More `redis-server` arguments, e.g. `['--maxmemory-policy', 'allkeys-lru']`. */
+  readonly args?: readonly string[]
 }
 
 export async function startTestRedis(what: string, options: TestRedisOptions = {}): Promise<TestRedis | null> {
@@ -74,7 +76,7 @@ export async function startTestRedis(what: string, options: TestRedisOptions = {
   const persistence = directory ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', directory] : ['--appendonly', 'no']
   let child: ChildProcess | null = null
   const start = async () => {
-    child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--loglevel', 'warning'], { stdio: 'ignore' })
+    child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--loglevel', 'warning', ...(options.args ?? [])], { stdio: 'ignore' })
     await waitForPing(port)
   }
   const stop = async () => {
