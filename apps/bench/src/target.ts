@@ -144,7 +144,8 @@ async function spawnListening(role: string, command: string[], cpu: number | nul
     stderr: 'pipe',
     stdin: 'ignore',
     // The engine logs every collection with its pause: the figures a run reports about GC.
-    env: { ...process.env, BUN_JSC_logGC: '1' },
+    // The bench measures the API; a metrics listener of each server would only contend for a port.
+    env: { ...process.env, BUN_JSC_logGC: '1', RENDEZVOUS_METRICS_LISTEN: 'off' },
   })
   const gcPausesMs: number[] = []
   void followStderr(child.stderr, (line) => {

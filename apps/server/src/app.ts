@@ -2,7 +2,7 @@
  * @module `createApp({ store, config })` builds the Elysia app. It never listens and never reads the
  * environment: `main.ts` does that, and tests build apps of their own.
  *
- * The app is the operational routes (health, readiness, metrics, the optional demo) plus one plugin
+ * The app is the operational routes (health, readiness, the optional demo) plus one plugin
  * per dialect (`dialects/`). Every dialect mounts its routes through `routing.ts`, so each answers
  * CORS preflights and unknown methods the same way and passes the same guard (`guard.ts`).
  */
@@ -14,7 +14,7 @@ import { BodyDeadlines } from './body.ts'
 import type { ServerConfig } from './config.ts'
 import { CreateGate, type TokenVerifier } from './create-auth.ts'
 import { demoAssets } from './demo.ts'
-import { INFO_PATH, PROBE_PATH, infoResponse, probeResponse, serverInfo } from './diagnostics.ts'
+import { INFO_PATH, PROBE_PATH, SERVER_VERSION, infoResponse, probeResponse, serverInfo } from './diagnostics.ts'
 import { msc3886Dialect } from './dialects/msc3886.ts'
 import { msc4108Dialect } from './dialects/msc4108.ts'
 import { msc4388Dialect } from './dialects/msc4388.ts'
@@ -22,6 +22,7 @@ import { rootDialect } from './dialects/root.ts'
 import type { DialectContext } from './dialects/shared.ts'
 import { Guard } from './guard.ts'
 import { type Logger, stderrLogger } from './log.ts'
+import type { Family } from './metric-families.ts'
 import { Metrics } from './metrics.ts'
 import { mount } from './routing.ts'
 import { errorResponse, jsonResponse } from './responses.ts'
@@ -72,7 +73,7 @@ export function createApp({ store, config, logger = stderrLogger, shutdownSignal
     guard,
     metrics,
     bodyDeadlines: new BodyDeadlines(config.bodyTimeoutSeconds * 1000),
-    createGate: new CreateGate(createAuth, config.createAuthOpen, config.createAuthCheckRateLimit),
+    createGate: new CreateGate(createAuth, config.createAuthOpen, config.createAuthCheckRateLimit, (decision) => metrics.createAuth(decision)),
     shutdownSignal,
     onBodyTimeout: () => metrics.refuse('body_timeout'),
   }
@@ -101,22 +102,6 @@ export function createApp({ store, config, logger = stderrLogger, shutdownSignal
       if (!store.available()) return guard.finish(jsonResponse(503, { status: 'store_unavailable' } satisfies HealthResponse))
       return guard.finish(jsonResponse(200, { status: 'ready' } satisfies HealthResponse))
     })
-    .get('/metrics', async () => {
-      const available = store.available()
-      // During an outage the store cannot count; the gauges then read zero and rendezvous_store_up 0.
-      const { sessions, payloadBytes } = available ? await store.stats().catch(() => ({ sessions: 0, payloadBytes: 0 })) : { sessions: 0, payloadBytes: 0 }
-      const gauges = {
-        storeUp: available ? 1 : 0,
-        liveRendezvous: sessions,
-        livePayloadBytes: payloadBytes,
-        heldLongPolls: guard.held,
-        inFlight: guard.inFlight,
-        rateLimitedClients: guard.trackedClients,
-        evictionPolicy: store.evictionPolicy(),
-      }
-      const body = metrics.render(gauges, process.memoryUsage())
-      return guard.finish(new Response(body, { headers: { [Header.contentType]: 'text/plain; version=0.0.4; charset=utf-8', [Header.cacheControl]: 'no-store' } }))
-    })
 
   const info = serverInfo(config, store.name)
   mount(app, guard, { path: `${config.prefix}${INFO_PATH}`, label: `/${INFO_PATH}`, methods: { GET: { limiter: 'general', handle: () => infoResponse({ ...info, store_eviction_policy: store.evictionPolicy() }) } } })
@@ -130,7 +115,34 @@ export function createApp({ store, config, logger = stderrLogger, shutdownSignal
     mount(app, guard, { path: '/demo/qr', label: '/demo/qr', methods: { GET: { limiter: 'general', handle: (request) => demo.qr(request) } } })
   }
 
-  return app.use(rootDialect(context)).use(msc3886Dialect(context)).use(msc4108Dialect(context)).use(msc4388Dialect(context))
+  /** What `/metrics` shows; served by main.ts on a listener of its own, never on this app's. */
+  const observability: Observability = {
+    async families() {
+      const available = store.available()
+      // During an outage the store cannot count; its gauges then read zero and rendezvous_store_up 0.
+      const { sessions, payloadBytes } = available ? await store.stats().catch(() => ({ sessions: 0, payloadBytes: 0 })) : { sessions: 0, payloadBytes: 0 }
+      const gauges = {
+        storeUp: available ? 1 : 0,
+        liveRendezvous: sessions,
+        livePayloadBytes: payloadBytes,
+        heldLongPolls: guard.held,
+        inFlight: guard.inFlight,
+        rateLimitedClients: guard.trackedClients,
+        evictionPolicy: store.evictionPolicy(),
+        expired: store.expiries(),
+      }
+      const bounds = { maxSessions: config.maxSessions, maxTotalBytes: config.maxTotalBytes, maxWaiters: config.maxWaiters, maxInFlight: config.maxInFlight }
+      return metrics.families(gauges, bounds, { version: SERVER_VERSION, store: store.name })
+    },
+  }
+
+  const dialects = app.use(rootDialect(context)).use(msc3886Dialect(context)).use(msc4108Dialect(context)).use(msc4388Dialect(context))
+  return Object.assign(dialects, { observability })
+}
+
+export interface Observability {
+  /** Everything this process measured, with the gauges read now. */
+  families(): Promise<Family[]>
 }
 
 export type App = ReturnType<typeof createApp>

@@ -18,6 +18,7 @@ describe('loadConfig', () => {
     expect(config()).toEqual({
       port: 8080,
       host: '0.0.0.0',
+      metricsListen: { kind: 'listen', host: '127.0.0.1', port: 9108 },
       prefix: '/',
       publicBaseUrl: null,
       ttlSeconds: 120,
@@ -83,6 +84,16 @@ describe('loadConfig', () => {
     expect(config({ RENDEZVOUS_STORE: 'redis://:pw@redis.internal:6380/2' }).store).toEqual({ kind: 'redis', url: 'redis://:pw@redis.internal:6380/2' })
     expect(config({ RENDEZVOUS_STORE: 'rediss://redis.example' }).store).toEqual({ kind: 'redis', url: 'rediss://redis.example' })
     expect(config({ RENDEZVOUS_REDIS_PREFIX: 'login-a:' }).redisPrefix).toBe('login-a:')
+  })
+
+  it('should read the metrics listener as host:port or off, and never on the public port', () => {
+    expect(config({ RENDEZVOUS_METRICS_LISTEN: '0.0.0.0:9100' }).metricsListen).toEqual({ kind: 'listen', host: '0.0.0.0', port: 9100 })
+    expect(config({ RENDEZVOUS_METRICS_LISTEN: '[::1]:9108' }).metricsListen).toEqual({ kind: 'listen', host: '::1', port: 9108 })
+    expect(config({ RENDEZVOUS_METRICS_LISTEN: 'off' }).metricsListen).toEqual({ kind: 'off' })
+    for (const bad of ['9108', 'localhost', '127.0.0.1:99999', '::1:9108', '']) expect(error({ RENDEZVOUS_METRICS_LISTEN: bad }), bad).toContain('RENDEZVOUS_METRICS_LISTEN')
+    expect(error({ PORT: '9108', HOST: '127.0.0.1' })).toContain('public port')
+    expect(error({ PORT: '8080' }, ['--metrics-listen', '10.0.0.1:8080'])).toContain('public port')
+    expect(config({ PORT: '8080', HOST: '127.0.0.1', RENDEZVOUS_METRICS_LISTEN: '127.0.0.2:8080' }).metricsListen).toMatchObject({ port: 8080 })
   })
 
   it('should allow several workers only with a shared store, naming the setting when not', () => {

@@ -43,9 +43,13 @@ export type CreateAuth =
 export const OPENABLE_DIALECTS = ['seed', 'msc3886', 'msc4108'] as const satisfies readonly CreateDialect[]
 export type OpenableDialect = (typeof OPENABLE_DIALECTS)[number]
 
+/** Where `/metrics` is served: a listener of its own, never the public one. */
+export type MetricsListen = { readonly kind: 'off' } | { readonly kind: 'listen'; readonly host: string; readonly port: number }
+
 export interface ServerConfig {
   readonly port: number
   readonly host: string
+  readonly metricsListen: MetricsListen
   /** Path prefix of the rendezvous endpoints, always starting and ending with `/`. */
   readonly prefix: string
   /** Origin (and any path a proxy adds) that clients see, without trailing slash; null = from the request. */
@@ -108,6 +112,14 @@ type AnySetting = { [K in keyof ServerConfig]: Setting<K> }[keyof ServerConfig]
 export const SETTINGS: readonly AnySetting[] = [
   { key: 'port', env: 'PORT', flag: '--port', default: '8080', help: 'TCP port to listen on (0 = any free port)', parse: integer(0, 65_535) },
   { key: 'host', env: 'HOST', flag: '--host', default: '0.0.0.0', help: 'address to bind', parse: host },
+  {
+    key: 'metricsListen',
+    env: 'RENDEZVOUS_METRICS_LISTEN',
+    flag: '--metrics-listen',
+    default: '127.0.0.1:9108',
+    help: 'where /metrics is served, host:port ([::1]:9108 for IPv6), or off; never on the public port. With workers, one scrape answers for all of them',
+    parse: metricsListen,
+  },
   { key: 'prefix', env: 'RENDEZVOUS_PREFIX', flag: '--prefix', default: '/', help: 'path prefix of the rendezvous endpoints', parse: prefix },
   {
     key: 'publicBaseUrl',
@@ -294,8 +306,14 @@ function conflictBetweenSettings(config: ServerConfig, nameOf: (key: keyof Serve
   if (config.workers > 1 && config.store.kind === 'memory') {
     return `invalid ${nameOf('workers')} ${config.workers}: several workers need a shared store (RENDEZVOUS_STORE=redis://…); with the memory store each would hold its own rendezvous`
   }
+  const metrics = config.metricsListen
+  if (metrics.kind === 'listen' && metrics.port !== 0 && metrics.port === config.port && (metrics.host === config.host || isWildcard(metrics.host) || isWildcard(config.host))) {
+    return `invalid ${nameOf('metricsListen')}: the metrics listener must not share the public port ${config.port}`
+  }
   return null
 }
+
+const isWildcard = (host: string) => host === '0.0.0.0' || host === '::'
 
 /** The `--help` text: one line per setting with its flag, variable and default. */
 export function helpText(): string {
@@ -332,6 +350,14 @@ function offOr<T>(parse: (raw: string) => T): (raw: string) => T | null {
 function host(raw: string): string {
   if (!/^[A-Za-z0-9.:_%[\]-]+$/.test(raw)) throw new Error('expected a host name or IP address')
   return raw
+}
+
+function metricsListen(raw: string): MetricsListen {
+  if (raw === 'off') return { kind: 'off' }
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(raw)
+  const port = Number(match?.[3])
+  if (!match || port > 65_535) throw new Error('must be host:port (e.g. 127.0.0.1:9108, 0.0.0.0:9108, [::1]:9108) or off')
+  return { kind: 'listen', host: match[1] ?? match[2]!, port }
 }
 
 function prefix(raw: string): string {

@@ -56,16 +56,27 @@ export function reloadableTokens(read: () => ReadonlySet<string>): ReloadableTok
  * Applies the verifier to the create paths: `null` verifier means creation is open everywhere;
  * `openDialects` stay open even when it is not.
  */
+/** What the gate decided about a token on a guarded path. */
+export type GateDecision = TokenVerdict | 'missing' | 'rate_limited'
+
 export class CreateGate {
   readonly #verifier: TokenVerifier | null
   readonly #openDialects: ReadonlySet<CreateDialect>
   /** Tokens each client may have checked that are not known already: each costs the homeserver a question. */
   readonly #unknownTokens: RateLimiter | null
+  /** Told of every decision on a guarded path, for the metrics. */
+  readonly #record: (decision: GateDecision) => void
 
-  constructor(verifier: TokenVerifier | null, openDialects: ReadonlySet<CreateDialect> = new Set(), unknownTokenLimit: RateLimit = { kind: 'off' }) {
+  constructor(
+    verifier: TokenVerifier | null,
+    openDialects: ReadonlySet<CreateDialect> = new Set(),
+    unknownTokenLimit: RateLimit = { kind: 'off' },
+    record: (decision: GateDecision) => void = () => {},
+  ) {
     this.#verifier = verifier
     this.#openDialects = openDialects
     this.#unknownTokens = limiterFor(unknownTokenLimit)
+    this.#record = record
   }
 
   /** Whether creating in `dialect` needs a token. */
@@ -81,7 +92,10 @@ export class CreateGate {
   check(request: Request, dialect: CreateDialect, client: string | null): Response | null | Promise<Response | null> {
     if (!this.guards(dialect)) return null
     const token = bearerToken(request)
-    if (token === null) return errorResponse('missing_token')
+    if (token === null) {
+      this.#record('missing')
+      return errorResponse('missing_token')
+    }
     const verdict = this.#verdict(token, client)
     return verdict instanceof Promise ? verdict.then(refusalFor) : typeof verdict === 'string' ? refusalFor(verdict) : verdict
   }
@@ -103,12 +117,21 @@ export class CreateGate {
   #verdict(token: string, client: string | null): TokenVerdict | Promise<TokenVerdict> | Response {
     const verifier = this.#verifier!
     const known = verifier.known(token)
-    if (known !== undefined) return known
+    if (known !== undefined) {
+      this.#record(known)
+      return known
+    }
     if (this.#unknownTokens !== null) {
       const allowed = this.#unknownTokens.take(client ?? 'unknown')
-      if (!allowed.ok) return errorResponse('rate_limited', { detail: 'Too many new access tokens from this address', retryAfterMs: allowed.retryAfterMs })
+      if (!allowed.ok) {
+        this.#record('rate_limited')
+        return errorResponse('rate_limited', { detail: 'Too many new access tokens from this address', retryAfterMs: allowed.retryAfterMs })
+      }
     }
-    return verifier.verify(token)
+    const verdict = verifier.verify(token)
+    if (typeof verdict === 'string') this.#record(verdict)
+    else void verdict.then(this.#record)
+    return verdict
   }
 }
 

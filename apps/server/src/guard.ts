@@ -103,11 +103,12 @@ export class Guard {
     const started = performance.now()
     const client = this.#keyed ? this.#clientKey(request, server) : null
     let response: Response | undefined
+    let admission: RequestAdmission | null = null
     const refusal = this.#refusal(client, limiter)
     if (refusal !== null) {
       response = refusal
     } else {
-      const admission = new RequestAdmission(this, client)
+      admission = new RequestAdmission(this, client)
       this.#enter(client)
       try {
         response = await work(admission)
@@ -119,7 +120,8 @@ export class Guard {
     }
     const status = response.status
     const seconds = (performance.now() - started) / 1000
-    this.#metrics.observe(request.method, route, status, seconds)
+    // The handling-time histogram leaves a long-poll's wait out; the wait has its own.
+    this.#metrics.observe(request.method, route, status, seconds - (admission?.heldSeconds ?? 0))
     if (this.#logger.enabled('info')) {
       const fields: Record<string, unknown> = { method: request.method, route, status, duration_ms: Math.round(seconds * 1e4) / 10 }
       if (id !== null) fields['id_hash'] = idHash(id)
@@ -218,14 +220,21 @@ export class Guard {
 class RequestAdmission implements Admission {
   readonly #guard: Guard
   readonly client: string | null
+  /** How long the request was held, in seconds. */
+  heldSeconds = 0
 
   constructor(guard: Guard, client: string | null) {
     this.#guard = guard
     this.client = client
   }
 
-  hold<T>(wait: () => Promise<T>): Promise<T> {
-    return this.#guard.holdFor(this.client, wait)
+  async hold<T>(wait: () => Promise<T>): Promise<T> {
+    const started = performance.now()
+    try {
+      return await this.#guard.holdFor(this.client, wait)
+    } finally {
+      this.heldSeconds += (performance.now() - started) / 1000
+    }
   }
 }
 

@@ -6,9 +6,11 @@
 import { readFileSync } from 'node:fs'
 import { MemoryStore, type RendezvousStore } from '@rendezvous/store'
 import { createApp, listenOptions } from './app.ts'
-import { type ServerConfig, loadConfig, parseTokenFile } from './config.ts'
+import { type MetricsListen, type ServerConfig, loadConfig, parseTokenFile } from './config.ts'
 import { type ReloadableTokens, type TokenVerifier, homeserverTokens, reloadableTokens } from './create-auth.ts'
 import { type Logger, jsonLogger } from './log.ts'
+import type { Family } from './metric-families.ts'
+import { type MetricsListener, serveMetrics } from './metrics-listener.ts'
 import { WORKER_INDEX_ENV, supervise, workerChannel } from './supervisor.ts'
 
 /** How often buffered log lines reach stderr. */
@@ -50,6 +52,7 @@ if (config.workers > 1 && workerIndex === undefined) {
     stopTimeoutMs: (config.shutdownDrainSeconds + config.shutdownGraceSeconds) * 1000,
     logger,
     flush: () => stderr.flush(),
+    metricsListen: config.metricsListen,
   })
 } else {
   await serve()
@@ -60,6 +63,8 @@ async function serve(): Promise<void> {
   const store = await openStore(config, logger)
   const draining = new AbortController()
   const app = createApp({ store, config, logger, shutdownSignal: draining.signal, createAuth })
+  // A worker's metrics go to its supervisor, which serves the group's.
+  const metrics = workerIndex === undefined && config.metricsListen.kind === 'listen' ? listenForMetrics(config.metricsListen, () => app.observability.families()) : null
   app.listen(listenOptions(config))
   const server = app.server!
   logger.log('info', 'listening', {
@@ -84,7 +89,7 @@ async function serve(): Promise<void> {
       logger.log('error', 'reload failed; keeping the tokens read before', { detail: (error as Error).message })
     }
   }
-  const supervisor = workerChannel({ onReload: reload, onSupervisorGone: () => void shutdown('supervisor gone') })
+  const supervisor = workerChannel({ onReload: reload, onSupervisorGone: () => void shutdown('supervisor gone'), families: () => app.observability.families() })
   supervisor?.listening()
 
   let stopping = false
@@ -106,6 +111,7 @@ async function serve(): Promise<void> {
     draining.abort()
     await Bun.sleep(config.shutdownDrainSeconds * 1000)
     logger.log('info', 'stopped listening', { in_flight: server.pendingRequests })
+    metrics?.stop()
     await server.stop(false)
     while (server.pendingRequests > 0) await Bun.sleep(20)
     await store.close()
@@ -117,6 +123,17 @@ async function serve(): Promise<void> {
 }
 
 // --- Start-up helpers ---
+
+/** The metrics listener; an address that cannot be had stops the start, like any bad setting. */
+function listenForMetrics(listen: Extract<MetricsListen, { kind: 'listen' }>, families: () => Promise<Family[]>): MetricsListener {
+  try {
+    const listener = serveMetrics(listen, families)
+    logger.log('info', 'metrics listening', { url: listener.url })
+    return listener
+  } catch (error) {
+    return fail(`cannot serve metrics on RENDEZVOUS_METRICS_LISTEN ${listen.host}:${listen.port}: ${(error as Error).message} (another address, or off)`)
+  }
+}
 
 /** Who may create, from RENDEZVOUS_CREATE_AUTH; a token file that cannot be read stops the start. */
 function tokenVerifier(config: ServerConfig, logger: Logger): TokenVerifier | ReloadableTokens | null {

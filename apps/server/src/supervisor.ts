@@ -8,10 +8,18 @@
  * worker to reload what can be reloaded. Workers share state only through the store, which must
  * therefore be shared (Redis). Supervisor and workers talk over an IPC channel; a worker whose
  * supervisor is gone (even killed with SIGKILL) sees the channel close, drains and exits.
+ *
+ * The supervisor serves the metrics listener: a scrape asks every worker for its families over the
+ * channel and answers with their combination, so counters are the group's sums. A worker that
+ * exits leaves its last reported counters behind (kept and added in), so the group's counters never
+ * go backwards; what it counted after its last report is lost with it.
  */
 
-import { environmentForWorkers } from './config.ts'
+import { type MetricsListen, environmentForWorkers } from './config.ts'
 import type { Logger } from './log.ts'
+import { type Family, combineFamilies, cumulativeOnly } from './metric-families.ts'
+import { type MetricsListener, serveMetrics } from './metrics-listener.ts'
+import { processFamilies } from './process-facts.ts'
 
 /** Set in a worker's environment: which worker it is. The supervisor never sets it for itself. */
 export const WORKER_INDEX_ENV = 'RENDEZVOUS_WORKER_INDEX'
@@ -30,10 +38,16 @@ const MAX_RESTART_DELAY_MS = 10_000
 /** After drain + grace, how long a worker that has not exited is given before SIGKILL. */
 const STOP_MARGIN_MS = 2000
 
+/** How long a scrape waits for each worker's families before using the last it had. */
+const SCRAPE_TIMEOUT_MS = 2000
+
 /** What a supervisor sends a worker. */
-export type ToWorker = { readonly type: 'ping' } | { readonly type: 'reload' }
+export type ToWorker = { readonly type: 'ping' } | { readonly type: 'reload' } | { readonly type: 'metrics'; readonly scrape: number }
 /** What a worker sends its supervisor. */
-export type ToSupervisor = { readonly type: 'listening' } | { readonly type: 'pong' }
+export type ToSupervisor =
+  | { readonly type: 'listening' }
+  | { readonly type: 'pong' }
+  | { readonly type: 'metrics'; readonly scrape: number; readonly families: Family[] }
 
 export interface SupervisorOptions {
   readonly workers: number
@@ -44,6 +58,8 @@ export interface SupervisorOptions {
   readonly logger: Logger
   /** Flushes the log before the supervisor exits. */
   readonly flush: () => void
+  /** Where the group's metrics are served. */
+  readonly metricsListen: MetricsListen
 }
 
 /**
@@ -63,9 +79,13 @@ interface Worker {
   answeredAt: number | null
   /** Set once it has been killed for not answering, so it is killed once. */
   killed: boolean
+  /** What it last reported, for a scrape it does not answer in time and for after it exits. */
+  families: Family[]
+  /** Waiting for its answer to the scrape with this number. */
+  pendingScrape: { readonly scrape: number; readonly resolve: () => void } | null
 }
 
-export function supervise({ workers, port, stopTimeoutMs, logger, flush }: SupervisorOptions): void {
+export function supervise({ workers, port, stopTimeoutMs, logger, flush, metricsListen }: SupervisorOptions): void {
   const command = selfCommand()
   const environment = { ...environmentForWorkers(process.env, process.argv.slice(2)), PORT: String(port) }
   const running = new Map<number, Worker>()
@@ -74,6 +94,10 @@ export function supervise({ workers, port, stopTimeoutMs, logger, flush }: Super
   const exits: number[] = []
   let stopping = false
   let exitCode = 0
+  /** The counters of workers that have exited, kept so the group's sums never go backwards. */
+  let retired: Family[] = []
+  let restartCount = 0
+  let scrapes = 0
 
   const exit = () => {
     flush()
@@ -87,12 +111,22 @@ export function supervise({ workers, port, stopTimeoutMs, logger, flush }: Super
       serialization: 'json',
       ipc(message: ToSupervisor) {
         const worker = running.get(index)
-        if (worker?.process === child && (message.type === 'pong' || message.type === 'listening')) worker.answeredAt = performance.now()
+        if (worker?.process !== child) return
+        if (message.type === 'pong' || message.type === 'listening') worker.answeredAt = performance.now()
+        if (message.type === 'metrics') {
+          worker.families = message.families
+          if (worker.pendingScrape?.scrape === message.scrape) worker.pendingScrape.resolve()
+        }
       },
     })
-    running.set(index, { process: child, startedAt: performance.now(), answeredAt: null, killed: false })
+    running.set(index, { process: child, startedAt: performance.now(), answeredAt: null, killed: false, families: [], pendingScrape: null })
     child.exited.then((code) => {
-      if (running.get(index)?.process === child) running.delete(index)
+      const worker = running.get(index)
+      if (worker?.process === child) {
+        running.delete(index)
+        retired = combineFamilies([retired, cumulativeOnly(worker.families)])
+        worker.pendingScrape?.resolve()
+      }
       if (stopping) {
         if (running.size === 0) {
           logger.log('info', 'all workers stopped')
@@ -112,6 +146,7 @@ export function supervise({ workers, port, stopTimeoutMs, logger, flush }: Super
       recent.push(now)
       restarts.set(index, recent)
       const delay = Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** (recent.length - 1))
+      restartCount++
       logger.log('warn', 'worker exited; restarting', { worker: index, exit_code: code, signal: child.signalCode, restart_in_ms: delay })
       setTimeout(() => !stopping && start(index), delay)
     })
@@ -147,6 +182,48 @@ export function supervise({ workers, port, stopTimeoutMs, logger, flush }: Super
     }
   }
 
+  /** One scrape: every listening worker's families, fresh where it answers in time, and the retired counters. */
+  async function groupFamilies(): Promise<Family[]> {
+    const scrape = ++scrapes
+    const asked = [...running.values()].filter((worker) => worker.answeredAt !== null && !worker.killed)
+    await Promise.all(
+      asked.map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, SCRAPE_TIMEOUT_MS)
+            worker.pendingScrape = {
+              scrape,
+              resolve: () => {
+                clearTimeout(timer)
+                resolve()
+              },
+            }
+            send(worker, { type: 'metrics', scrape })
+          }),
+      ),
+    )
+    for (const worker of asked) if (worker.pendingScrape?.scrape === scrape) worker.pendingScrape = null
+    const own: Family[] = [
+      { name: 'rendezvous_workers', type: 'gauge', help: 'Worker processes running under the supervisor.', combine: 'sum', samples: [{ suffix: '', labels: '', value: running.size }] },
+      { name: 'rendezvous_worker_restarts_total', type: 'counter', help: 'Workers the supervisor restarted after they exited or stopped answering.', combine: 'sum', samples: [{ suffix: '', labels: '', value: restartCount }] },
+      ...processFamilies(),
+    ]
+    // Workers that exited still count: their last figures are in `retired`.
+    return combineFamilies([...[...running.values()].map((worker) => worker.families), retired, own])
+  }
+
+  let metrics: MetricsListener | null = null
+  if (metricsListen.kind === 'listen') {
+    try {
+      metrics = serveMetrics(metricsListen, groupFamilies)
+      logger.log('info', 'metrics listening', { url: metrics.url })
+    } catch (error) {
+      logger.log('error', 'cannot serve metrics', { listen: `${metricsListen.host}:${metricsListen.port}`, detail: (error as Error).message })
+      flush()
+      process.exit(2)
+    }
+  }
+
   for (let index = 0; index < workers; index++) start(index)
   logger.log('info', 'supervising workers', { workers, port })
 
@@ -154,6 +231,7 @@ export function supervise({ workers, port, stopTimeoutMs, logger, flush }: Super
     if (stopping) return
     stopping = true
     clearInterval(liveness)
+    metrics?.stop()
     logger.log('info', 'stopping workers', { reason, workers: running.size })
     for (const worker of running.values()) worker.process.kill('SIGTERM')
     if (running.size === 0) return exit()
@@ -176,12 +254,18 @@ export function supervise({ workers, port, stopTimeoutMs, logger, flush }: Super
  * A worker's side of the channel: answers liveness checks, says when it listens, and calls
  * `onReload` and `onSupervisorGone`. Returns null when this process has no supervisor.
  */
-export function workerChannel(handlers: { onReload: () => void; onSupervisorGone: () => void }): { listening(): void } | null {
+export function workerChannel(handlers: { onReload: () => void; onSupervisorGone: () => void; families: () => Promise<Family[]> }): { listening(): void } | null {
   const send = process.send?.bind(process)
   if (send === undefined) return null
   process.on('message', (message: ToWorker) => {
     if (message.type === 'ping') send({ type: 'pong' } satisfies ToSupervisor)
     else if (message.type === 'reload') handlers.onReload()
+    else if (message.type === 'metrics') {
+      void handlers.families().then(
+        (families) => send({ type: 'metrics', scrape: message.scrape, families } satisfies ToSupervisor),
+        () => {},
+      )
+    }
   })
   process.on('disconnect', handlers.onSupervisorGone)
   return { listening: () => void send({ type: 'listening' } satisfies ToSupervisor) }

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { listeningUrl } from './process.ts'
+import { freeMetricsListen, listeningUrl } from './process.ts'
 
 const ROOT = resolve(import.meta.dirname, '../../..')
 const SYSTEMD_ANALYZE = Bun.which('systemd-analyze')
@@ -28,10 +28,25 @@ beforeAll(async () => {
 describe('the single executable', () => {
   let child: Bun.Subprocess<'ignore', 'pipe', 'pipe'> | undefined
   let base = ''
+  let metrics: ReturnType<typeof freeMetricsListen>
   beforeAll(async () => {
     // Started away from the source tree: it needs nothing but itself.
-    child = Bun.spawn([binary, '--host', '127.0.0.1', '--port', '0', '--max-wait', '3', '--demo', 'on', '--shutdown-drain', '0'], { cwd: dir, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' })
+    metrics = freeMetricsListen()
+    child = Bun.spawn([binary, '--host', '127.0.0.1', '--port', '0', '--max-wait', '3', '--demo', 'on', '--shutdown-drain', '0', '--metrics-listen', metrics.RENDEZVOUS_METRICS_LISTEN], {
+      cwd: dir,
+      stdin: 'ignore',
+      stdout: 'pipe',
+      stderr: 'pipe',
+    })
     base = await listeningUrl(child.stderr)
+  })
+
+  it('should serve its metrics on the metrics listener only', async () => {
+    await fetch(`${base}_rendezvous/info`)
+    const text = await (await fetch(metrics.url)).text()
+    expect(text).toMatch(/^rendezvous_build_info\{version="[^"]+",bun_version="[^"]+",store="memory"\} 1$/m)
+    expect(text).toContain('rendezvous_http_requests_total{method="GET",route="/_rendezvous/info",status="200"} 1')
+    expect((await fetch(`${base}metrics`)).status).toBe(404)
   })
   afterAll(async () => {
     child?.kill('SIGTERM')

@@ -91,7 +91,7 @@ describe.skipIf(!CHROMIUM)('Matrix clients in Chromium, cross-origin', () => {
   }
 
   async function routeCount(route: string, status: number): Promise<number> {
-    const metrics = await (await fetch(`${rendezvous.origin}/metrics`)).text()
+    const metrics = await rendezvous.metrics()
     const escaped = route.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
     return Number(new RegExp(`rendezvous_http_requests_total\\{method="[A-Z]+",route="${escaped}",status="${status}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0)
   }

@@ -86,7 +86,7 @@ describe.skipIf(!CHROMIUM)('the demo page in Chromium, cross-origin', () => {
     // page's request events do not show, but the server counts).
     expect(requests).toContain(`PUT ${server.origin}`)
     expect(requests.every((r) => !r.startsWith('PUT') || r.endsWith(server.origin))).toBe(true)
-    const metrics = await (await fetch(`${server.origin}/metrics`)).text()
+    const metrics = await server.metrics()
     const preflights = Number(/rendezvous_http_requests_total\{method="OPTIONS",route="preflight",status="204"\} (\d+)/.exec(metrics)?.[1] ?? 0)
     expect(preflights).toBeGreaterThan(0)
     await context.close()

@@ -50,7 +50,7 @@ describe('the doctor stays on the origins it was given', () => {
       expect(byId.get('cleanup')).toMatchObject({ status: 'pass' })
       const info = (await (await fetch(`${server.base}_rendezvous/info`)).json()) as { version: string }
       expect(info.version).toBeTruthy()
-      const metrics = await (await fetch(`${server.origin}/metrics`)).text()
+      const metrics = await server.metrics()
       expect(metrics).toMatch(/^rendezvous_live 0$/m)
     } finally {
       server.close()

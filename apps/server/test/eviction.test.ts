@@ -7,7 +7,7 @@
 import { startTestRedis } from '@rendezvous/store/testing/redis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { runChecks } from '../src/doctor/checks.ts'
-import { logLines, spawnMain } from './process.ts'
+import { freeMetricsListen, logLines, spawnMain } from './process.ts'
 
 const lru = await startTestRedis('eviction policy warnings (a Redis under allkeys-lru)', { args: ['--maxmemory-policy', 'allkeys-lru'] })
 const safe = await startTestRedis('eviction policy warnings (a Redis under noeviction)')
@@ -17,13 +17,14 @@ afterAll(async () => {
 })
 
 async function serverOn(url: string) {
-  const child = spawnMain(['--host', '127.0.0.1', '--port', '0', '--shutdown-drain', '0'], { RENDEZVOUS_STORE: url, RENDEZVOUS_REDIS_PREFIX: 'rz-eviction:' })
+  const { url: metricsUrl, ...metricsListen } = freeMetricsListen()
+  const child = spawnMain(['--host', '127.0.0.1', '--port', '0', '--shutdown-drain', '0'], { RENDEZVOUS_STORE: url, RENDEZVOUS_REDIS_PREFIX: 'rz-eviction:', ...metricsListen })
   const log = logLines(child.stderr)
   const lines = await log.until((all) => all.some((l) => l['msg'] === 'listening'))
   const base = lines.find((l) => l['msg'] === 'listening')!['url'] as string
   const origin = base.replace(/\/$/, '')
   for (let i = 0; i < 200 && (await fetch(`${origin}/ready`)).status !== 200; i++) await Bun.sleep(10)
-  return { child, log, base, origin }
+  return { child, log, base, origin, metricsUrl }
 }
 
 describe.skipIf(!lru || !safe)('a Redis that may evict', () => {
@@ -36,7 +37,7 @@ describe.skipIf(!lru || !safe)('a Redis that may evict', () => {
       expect(String(warning['detail'])).toContain('allkeys-lru')
       const info = (await (await fetch(`${server.base}_rendezvous/info`)).json()) as Record<string, unknown>
       expect(info['store_eviction_policy']).toBe('allkeys-lru')
-      const metrics = await (await fetch(`${server.origin}/metrics`)).text()
+      const metrics = await (await fetch(server.metricsUrl)).text()
       expect(metrics).toMatch(/^rendezvous_store_eviction_policy\{policy="allkeys-lru"\} 1$/m)
       const results = await runChecks({ url: server.base, fullWait: false })
       const check = results.find((r) => r.id === 'store-eviction')

@@ -9,6 +9,7 @@ import { type App, createApp, listenOptions } from '../src/app.ts'
 import { type ServerConfig, loadConfig } from '../src/config.ts'
 import type { TokenVerifier } from '../src/create-auth.ts'
 import { type Logger, silentLogger } from '../src/log.ts'
+import { renderFamilies } from '../src/metric-families.ts'
 
 export interface TestServer {
   /** `http://127.0.0.1:<port>` without trailing slash. */
@@ -22,6 +23,8 @@ export interface TestServer {
   readonly app: App
   /** Starts the shutdown sequence of main.ts: held long-polls are answered, /ready says draining. */
   beginShutdown(): void
+  /** What the metrics listener would answer for this server (it has none of its own here). */
+  metrics(): Promise<string>
   close(): Promise<void>
 }
 
@@ -35,7 +38,7 @@ export async function startServer(
   createAuth: TokenVerifier | null = null,
 ): Promise<TestServer> {
   const loaded = loadConfig(
-    { HOST: '127.0.0.1', PORT: '0', RENDEZVOUS_RATE_LIMIT: 'off', RENDEZVOUS_CREATE_RATE_LIMIT: 'off', RENDEZVOUS_MAX_IN_FLIGHT_PER_CLIENT: 'off', ...env },
+    { HOST: '127.0.0.1', PORT: '0', RENDEZVOUS_METRICS_LISTEN: 'off', RENDEZVOUS_RATE_LIMIT: 'off', RENDEZVOUS_CREATE_RATE_LIMIT: 'off', RENDEZVOUS_MAX_IN_FLIGHT_PER_CLIENT: 'off', ...env },
     [],
   )
   if (loaded.kind !== 'config') throw new Error(`bad test config: ${JSON.stringify(loaded)}`)
@@ -59,6 +62,7 @@ export async function startServer(
     store,
     app,
     beginShutdown: () => shutdown.abort(),
+    metrics: async () => renderFamilies(await app.observability.families()),
     async close() {
       await app.stop(true)
       await store.close()

@@ -9,9 +9,21 @@ const MAIN = resolve(import.meta.dirname, '../src/main.ts')
 
 export type ServerProcess = ReturnType<typeof spawnMain>
 
-/** Starts `main.ts` with `args`; stdout is discarded, stderr piped (the JSON log). */
+/**
+ * Starts `main.ts` with `args`; stdout is discarded, stderr piped (the JSON log). The metrics
+ * listener is off unless `env` asks for one (its default address would be shared by every test
+ * process); see `freeMetricsListen`.
+ */
 export function spawnMain(args: readonly string[], env: Record<string, string> = {}) {
-  return Bun.spawn([process.execPath, MAIN, ...args], { env: { ...process.env, ...env }, stdout: 'pipe', stderr: 'pipe' })
+  return Bun.spawn([process.execPath, MAIN, ...args], { env: { ...process.env, RENDEZVOUS_METRICS_LISTEN: 'off', ...env }, stdout: 'pipe', stderr: 'pipe' })
+}
+
+/** A free loopback port for a metrics listener: `{ RENDEZVOUS_METRICS_LISTEN, url }`. */
+export function freeMetricsListen(): { readonly RENDEZVOUS_METRICS_LISTEN: string; readonly url: string } {
+  const probe = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+  const { port } = probe
+  probe.stop(true)
+  return { RENDEZVOUS_METRICS_LISTEN: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}/metrics` }
 }
 
 /**
@@ -81,6 +93,10 @@ export function logLines(stream: ReadableStream<Uint8Array>) {
     }
   })()
   return {
+    /** Every line so far. */
+    get lines(): readonly Record<string, unknown>[] {
+      return lines
+    },
     async until(predicate: (all: Record<string, unknown>[]) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>[]> {
       const deadline = Date.now() + timeoutMs
       while (!predicate(lines)) {

@@ -102,10 +102,23 @@ http {
   return startProxy([NGINX!, '-c', conf, '-p', dir, '-e', `${dir}/${name}.log`], `https://127.0.0.1:${port}/`)
 }
 
-/** Runs the doctor through `proxy`, then stops the proxy. */
+/** Spellings of /metrics that proxies and servers have been known to treat differently. */
+const METRICS_SPELLINGS = ['metrics', 'metrics/', './metrics', 'x/../metrics', '%2e%2e/metrics', '%2E%2E/metrics', 'METRICS', 'metrics?x=1', '/metrics', 'metrics%2f']
+
+/**
+ * Runs the doctor through `proxy`, and asks it for /metrics in every spelling (the server serves
+ * metrics only on its own listener, so nothing may come back), then stops the proxy.
+ */
 async function doctorThrough(proxy: Proxy, quick = true): Promise<CheckResult[]> {
   try {
-    return await runChecks({ url: proxy.url, insecure: true, fullWait: !quick })
+    const results = await runChecks({ url: proxy.url, insecure: true, fullWait: !quick })
+    for (const spelling of METRICS_SPELLINGS) {
+      const answer = await fetch(`${proxy.url}${spelling}`, { tls: { rejectUnauthorized: false } } as RequestInit)
+      const text = await answer.text()
+      expect(answer.status, spelling).not.toBe(200)
+      expect(text, spelling).not.toContain('rendezvous_http_requests_total')
+    }
+    return results
   } finally {
     await proxy.stop()
   }

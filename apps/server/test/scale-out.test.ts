@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { create, sleep } from './harness.ts'
 import { runMsc3886Exchange } from './msc3886-exchange.ts'
 import { runMsc4108Exchange } from './msc4108-exchange.ts'
-import { type ServerProcess, listeningUrl, logLines, spawnMain } from './process.ts'
+import { type ServerProcess, freeMetricsListen, listeningUrl, logLines, spawnMain } from './process.ts'
 
 const redis = await startTestRedis('scale-out tests (several instances on one Redis)', { persistent: true })
 afterAll(() => redis?.close())
@@ -19,6 +19,8 @@ afterAll(() => redis?.close())
 interface Instance {
   readonly base: string
   readonly origin: string
+  /** Its metrics listener's `/metrics`. */
+  readonly metricsUrl: string
   readonly child: ServerProcess
 }
 
@@ -29,13 +31,15 @@ afterAll(() => {
 
 /** Starts a server process on `redis` with key prefix `prefix`. */
 async function instance(prefix: string, env: Record<string, string> = {}, args: string[] = []): Promise<Instance> {
+  const { url: metricsUrl, ...metricsListen } = freeMetricsListen()
   const child = spawnMain(['--host', '127.0.0.1', '--port', '0', '--shutdown-drain', '0', '--rate-limit', 'off', '--create-rate-limit', 'off', '--max-in-flight-per-client', 'off', ...args], {
     RENDEZVOUS_STORE: redis!.url,
     RENDEZVOUS_REDIS_PREFIX: prefix,
+    ...metricsListen,
     ...env,
   })
   const base = await listeningUrl(child.stderr)
-  const started = { base, origin: base.replace(/\/$/, ''), child }
+  const started = { base, origin: base.replace(/\/$/, ''), metricsUrl, child }
   running.push(started)
   // Ready means both Redis connections are up (the subscriber included).
   for (let i = 0; i < 200 && (await fetch(`${started.origin}/ready`)).status !== 200; i++) await sleep(10)
@@ -176,7 +180,7 @@ describe.skipIf(!redis)('instances coming and going', () => {
     }
     const later = await instance(prefix, { RENDEZVOUS_TTL_SECONDS: '1' })
     expect((await fetch(`${later.base}${id}`)).status).toBe(404)
-    const metrics = await (await fetch(`${later.origin}/metrics`)).text()
+    const metrics = await (await fetch(later.metricsUrl)).text()
     expect(metrics).toMatch(/^rendezvous_live 0$/m)
     later.child.kill('SIGKILL')
   }, 30_000)
@@ -233,7 +237,7 @@ describe.skipIf(!redis || redis.external)('Redis going away and coming back unde
     const after = await fetch(`${server.base}${id}`)
     expect(await after.text()).toBe('accepted before the outage')
     expect(after.headers.get('etag')).toBe(etag)
-    const metrics = await (await fetch(`${server.origin}/metrics`)).text()
+    const metrics = await (await fetch(server.metricsUrl)).text()
     expect(Number(/^rendezvous_store_errors_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0)
     server.child.kill('SIGKILL')
   }, 60_000)

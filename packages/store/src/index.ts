@@ -13,6 +13,7 @@ export type {
   RendezvousStore,
   StoreLimits,
   StoreStats,
+  ExpiryCounts,
   TransactionAnswer,
   TransactionResult,
   Unsubscribe,

@@ -12,6 +12,7 @@ import type {
   Change,
   ChangeListener,
   ConditionalWrite,
+  ExpiryCounts,
   CreateResult,
   Rendezvous,
   RendezvousStore,
@@ -111,6 +112,7 @@ export class MemoryStore implements RendezvousStore {
   #deletedInQueue = 0
   #payloadBytes = 0
   readonly #sweepTimer: ReturnType<typeof setInterval>
+  readonly #expired = { unused: 0, used: 0 }
 
   constructor(options: MemoryStoreOptions) {
     this.#limits = { ttlMs: options.ttlMs, maxSessions: options.maxSessions, maxTotalBytes: options.maxTotalBytes }
@@ -230,6 +232,10 @@ export class MemoryStore implements RendezvousStore {
     return null
   }
 
+  expiries(): ExpiryCounts {
+    return { ...this.#expired }
+  }
+
   available(): boolean {
     return true
   }
@@ -291,6 +297,10 @@ export class MemoryStore implements RendezvousStore {
 
   #remove(record: StoredRendezvous, change: Extract<Change, 'deleted' | 'expired'>): void {
     this.#records.delete(record.id)
+    if (change === 'expired') {
+      if (record.previousSerial === NO_SERIAL) this.#expired.unused++
+      else this.#expired.used++
+    }
     this.#payloadBytes -= record.payload.byteLength
     const remembered = this.#transactions.get(record.id)
     if (remembered) {

@@ -8,7 +8,9 @@
  *   last write replaced, `m` last modified, `x` expiry, `tn` and `T:<txnId>` remembered
  *   transactions), expiring by itself one millisecond before `x`, so that Redis answers "gone" from
  *   the instant `x` on, as the memory store does;
- * - `live`: a sorted set of ids by expiry, for counting and reclaiming;
+ * - `live`: a sorted set of ids by expiry, for counting and reclaiming; the score is the expiry
+ *   instant, plus one half once the rendezvous has been written after its creation, so that an
+ *   expiry can be counted as used or unused without a key of its own;
  * - `sizes`: a hash of the bytes each id is charged (payload plus remembered transactions);
  * - `bytes`: the sum of `sizes`, kept exact: expired ids are reclaimed from `live` and `sizes`
  *   (and their bytes subtracted) before every capacity check, whatever Redis has already evicted.
@@ -21,10 +23,18 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local function int(n) return string.format('%.0f', n) end
+-- Reclaims expired ids from the books; returns how many were never written after creation, and how many were.
 local function reclaim(live, sizes, bytes, now)
+  local unused, used = 0, 0
   while true do
-    local batch = redis.call('ZRANGEBYSCORE', live, '-inf', now, 'LIMIT', 0, 500)
-    if #batch == 0 then return end
+    local scored = redis.call('ZRANGEBYSCORE', live, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 500)
+    if #scored == 0 then return unused, used end
+    local batch = {}
+    for i = 1, #scored, 2 do
+      batch[#batch + 1] = scored[i]
+      local score = tonumber(scored[i + 1])
+      if score == math.floor(score) then unused = unused + 1 else used = used + 1 end
+    end
     local charged = redis.call('HMGET', sizes, unpack(batch))
     local total = 0
     for i = 1, #charged do total = total + (tonumber(charged[i]) or 0) end
@@ -42,16 +52,18 @@ end
 
 /**
  * KEYS: record, live, sizes, bytes. ARGV: id, payload, content type, ETag, ttl ms, max sessions,
- * max total bytes. Returns `{'ok', now, expiresAt}`, `{'full', retryAfterMs}` or `{'collision'}`.
+ * max total bytes. Returns `{'ok', now, expiresAt, unused, used}`, `{'full', retryAfterMs, unused,
+ * used}` or `{'collision', unused, used}`, where `unused` and `used` count the expired ids it
+ * reclaimed.
  */
 export const CREATE = `${PRELUDE}
 local now = now_ms()
-reclaim(KEYS[2], KEYS[3], KEYS[4], now)
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'collision'} end
+local unused, used = reclaim(KEYS[2], KEYS[3], KEYS[4], now)
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'collision', unused, used} end
 local size = #ARGV[2]
 local held = tonumber(redis.call('GET', KEYS[4]) or '0')
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[6]) or held + size > tonumber(ARGV[7]) then
-  return {'full', retry_after(KEYS[2], now, tonumber(ARGV[5]))}
+  return {'full', retry_after(KEYS[2], now, tonumber(ARGV[5])), unused, used}
 end
 local expires = now + tonumber(ARGV[5])
 redis.call('HSET', KEYS[1], 'p', ARGV[2], 't', ARGV[3], 'e', ARGV[4], 'v', '', 'm', int(now), 'x', int(expires))
@@ -59,7 +71,7 @@ redis.call('PEXPIREAT', KEYS[1], int(expires - 1))
 redis.call('ZADD', KEYS[2], int(expires), ARGV[1])
 redis.call('HSET', KEYS[3], ARGV[1], size)
 redis.call('INCRBY', KEYS[4], size)
-return {'ok', int(now), int(expires)}
+return {'ok', int(now), int(expires), unused, used}
 `
 
 /**
@@ -118,6 +130,8 @@ if growth + cost > 0 and held + growth + cost > max_total then
   return {'full', retry_after(KEYS[2], now, 0), rec[4], rec[3], rec[1], rec[2], rec[5], rec[6]}
 end
 redis.call('HSET', KEYS[1], 'p', ARGV[2], 't', ARGV[3], 'e', ARGV[4], 'v', current, 'm', int(now))
+-- The first write after creation marks the id used, in its expiry score's half.
+if rec[2] == '' then redis.call('ZADD', KEYS[2], 'XX', rec[6] .. '.5', ARGV[1]) end
 if growth ~= 0 then
   redis.call('HINCRBY', KEYS[3], ARGV[1], growth)
   redis.call('INCRBY', KEYS[4], growth)
@@ -138,10 +152,10 @@ redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' d ' .. ARGV[1])
 return 1
 `
 
-/** KEYS: live, sizes, bytes. Reclaims expired ids; returns `{sessions, bytes}`. */
+/** KEYS: live, sizes, bytes. Reclaims expired ids; returns `{sessions, bytes, unused, used}` (the last two as in CREATE). */
 export const STATS = `${PRELUDE}
-reclaim(KEYS[1], KEYS[2], KEYS[3], now_ms())
-return {redis.call('ZCARD', KEYS[1]), tonumber(redis.call('GET', KEYS[3]) or '0')}
+local unused, used = reclaim(KEYS[1], KEYS[2], KEYS[3], now_ms())
+return {redis.call('ZCARD', KEYS[1]), tonumber(redis.call('GET', KEYS[3]) or '0'), unused, used}
 `
 
 /**
@@ -150,14 +164,15 @@ return {redis.call('ZCARD', KEYS[1]), tonumber(redis.call('GET', KEYS[3]) or '0'
  * by themselves): rebuilds the books from the live set. An id whose record is gone leaves `live`
  * and `sizes`; a live id missing from `sizes` is charged its payload again; an entry of `sizes`
  * with no live id goes; `bytes` becomes the sum. One instance does it per lock period. Returns
- * `{'locked'}` or `{'done', ids dropped, bytes before, bytes after}`.
+ * `{'locked'}` or `{'done', ids dropped, bytes before, bytes after, unused, used}` (the last two
+ * as in CREATE).
  *
  * It touches record keys it was not given, which one Redis allows and a cluster would not; it costs
  * one EXISTS per live id, about 50 ms of Redis time at 100,000 live.
  */
 export const RECONCILE = `${PRELUDE}
 if not redis.call('SET', KEYS[4], '1', 'NX', 'PX', tonumber(ARGV[2])) then return {'locked'} end
-reclaim(KEYS[1], KEYS[2], KEYS[3], now_ms())
+local unused, used = reclaim(KEYS[1], KEYS[2], KEYS[3], now_ms())
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
 local live, dropped, total = {}, 0, 0
 for i = 1, #ids do
@@ -185,5 +200,5 @@ if redis.call('HLEN', KEYS[2]) > #ids - dropped then
 end
 local before = tonumber(redis.call('GET', KEYS[3]) or '0')
 if before ~= total then redis.call('SET', KEYS[3], int(total)) end
-return {'done', dropped, int(before), int(total)}
+return {'done', dropped, int(before), int(total), unused, used}
 `

@@ -21,6 +21,7 @@ import type {
   ChangeListener,
   ConditionalWrite,
   CreateResult,
+  ExpiryCounts,
   Rendezvous,
   RendezvousStore,
   StoreLimits,
@@ -62,8 +63,8 @@ interface ScriptCommands {
   rzCreateBuffer(...args: (string | Buffer | number)[]): Promise<Buffer[]>
   rzUpdateBuffer(...args: (string | Buffer | number)[]): Promise<Buffer[]>
   rzDelete(...args: (string | number)[]): Promise<number>
-  rzStats(...args: string[]): Promise<[number, number]>
-  rzReconcile(...args: (string | number)[]): Promise<[string, number?, string?, string?]>
+  rzStats(...args: string[]): Promise<[number, number, number, number]>
+  rzReconcile(...args: (string | number)[]): Promise<[string, number?, string?, string?, number?, number?]>
 }
 
 type Client = Redis & ScriptCommands
@@ -105,6 +106,8 @@ export class RedisStore implements RendezvousStore {
   #connectedOnce = false
   /** Redis's `maxmemory-policy`, read on every connection; null until first read. */
   #evictionPolicy: string | null = null
+  /** Expired ids this process reclaimed, as the scripts counted them. */
+  readonly #expired = { unused: 0, used: 0 }
   readonly #reconcileTimer: ReturnType<typeof setInterval>
   /** Settles when the first connection is ready, or when waiting for it any longer is pointless. */
   readonly #firstConnection: Promise<void>
@@ -205,7 +208,8 @@ export class RedisStore implements RendezvousStore {
       if (!this.available() || this.#evictionPolicy === 'noeviction' || this.#evictionPolicy === null) return
       this.#client
         .rzReconcile(...this.#sharedKeys, `${this.#prefix}reconciling`, `${this.#prefix}r:`, Math.max(1, reconcileIntervalMs - 100))
-        .then(([outcome, dropped, before, after]) => {
+        .then(([outcome, dropped, before, after, unused, used]) => {
+          this.#countExpired(unused, used)
           if (outcome === 'done' && (dropped !== 0 || before !== after)) {
             report('warning', `Redis evicted keys: rebuilt the books from the live set (${dropped} rendezvous gone, payload bytes counted ${before} -> ${after})`)
           }
@@ -250,6 +254,7 @@ export class RedisStore implements RendezvousStore {
         ),
       )
       const outcome = text(reply[0])
+      this.#countExpired(reply.at(-2), reply.at(-1))
       // 128 random bits do not collide in practice; the loop makes it a certainty, not a hope.
       if (outcome === 'collision') continue
       if (outcome === 'full') return { ok: false, reason: 'full', retryAfterMs: Math.max(MIN_RETRY_AFTER_MS, Number(text(reply[1]))) }
@@ -318,7 +323,8 @@ export class RedisStore implements RendezvousStore {
   }
 
   async stats(): Promise<StoreStats> {
-    const [sessions, payloadBytes] = await this.#call(() => this.#client.rzStats(...this.#sharedKeys))
+    const [sessions, payloadBytes, unused, used] = await this.#call(() => this.#client.rzStats(...this.#sharedKeys))
+    this.#countExpired(unused, used)
     return { sessions, payloadBytes, subscribers: this.#subscriptions.count }
   }
 
@@ -328,6 +334,16 @@ export class RedisStore implements RendezvousStore {
 
   evictionPolicy(): string | null {
     return this.#evictionPolicy
+  }
+
+  expiries(): ExpiryCounts {
+    return { ...this.#expired }
+  }
+
+  /** Adds the reclaimed counts a script answered (Lua numbers arrive as numbers, even in a Buffer reply). */
+  #countExpired(unused: unknown, used: unknown): void {
+    if (typeof unused === 'number') this.#expired.unused += unused
+    if (typeof used === 'number') this.#expired.used += used
   }
 
   /** `CONFIG GET`, or `INFO memory` where a managed Redis refuses CONFIG; `unknown` when both are refused. */

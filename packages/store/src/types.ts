@@ -97,6 +97,11 @@ export interface StoreStats {
 }
 
 /** Limits every store enforces. */
+export interface ExpiryCounts {
+  readonly unused: number
+  readonly used: number
+}
+
 export interface StoreLimits {
   /** Lifetime of a rendezvous from its creation, in milliseconds. */
   readonly ttlMs: number
@@ -161,6 +166,13 @@ export interface RendezvousStore {
    * say, null for a store that never evicts (memory).
    */
   evictionPolicy(): string | null
+
+  /**
+   * Rendezvous this instance saw reach their expiry, since it opened: `unused` were never written
+   * after creation (a QR code nobody answered), `used` were. With Redis each expiry is counted by the
+   * one instance that reclaims it, so the sum over instances is the whole count.
+   */
+  expiries(): ExpiryCounts
 
   /** Stops timers and releases everything. The store is unusable afterwards. */
   close(): Promise<void>

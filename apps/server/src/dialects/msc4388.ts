@@ -88,6 +88,7 @@ export function msc4388Dialect(context: DialectContext) {
       if (payload instanceof Response) return payload
       const result = await store.create({ payload, contentType: CONTENT_TYPE })
       if (!result.ok) return full(result.retryAfterMs)
+      metrics.created('msc4388')
       const { rendezvous } = result
       const answer: Msc4388CreateResponse = { id: rendezvous.id, sequence_token: sequenceTokenOf(rendezvous.etag), expires_in_ms: expiresInMs(rendezvous) }
       return jsonResponse(200, answer)
@@ -157,6 +158,7 @@ export function msc4388Dialect(context: DialectContext) {
 
     async function remove(id: string): Promise<Response> {
       if (!isRendezvousId(id) || !(await store.delete(id))) return fail('not_found')
+      metrics.deleted()
       return jsonResponse(200, {})
     }
 

@@ -66,7 +66,10 @@ export function rootDialect(context: DialectContext) {
    * payload, which thousands of held requests would otherwise keep alive.
    */
   async function longPoll(request: Request, id: string, known: EntityTagCondition, seconds: number, admission: Admission): Promise<Response> {
+    const heldSince = performance.now()
     const outcome = await admission.hold(() => waitForChange(store, id, known, { timeoutMs: seconds * 1000, signal: [request.signal, shutdownOfWaits] }))
+    const ended = outcome.kind === 'changed' ? 'woken' : outcome.kind === 'aborted' ? (shutdownSignal.aborted ? 'shutdown' : 'client_gone') : outcome.kind
+    metrics.longPoll(ended, (performance.now() - heldSince) / 1000)
     switch (outcome.kind) {
       case 'changed':
         return withWaitApplied(payloadResponse(outcome.rendezvous), seconds)
@@ -119,7 +122,9 @@ export function rootDialect(context: DialectContext) {
 
   async function remove(id: string): Promise<Response> {
     if (!isRendezvousId(id)) return errorResponse('not_found')
-    return (await store.delete(id)) ? noContentResponse() : errorResponse('not_found')
+    if (!(await store.delete(id))) return errorResponse('not_found')
+    metrics.deleted()
+    return noContentResponse()
   }
 
   return (app: AnyElysia) => {

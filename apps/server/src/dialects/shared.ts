@@ -62,6 +62,7 @@ export async function createFromBody(context: DialectContext, request: Request, 
     metrics.refuse('capacity')
     return errorResponse('server_full', { retryAfterMs: result.retryAfterMs })
   }
+  metrics.created(dialect)
   return { rendezvous: result.rendezvous, url: `${base}${config.prefix}${result.rendezvous.id}`, requestUrl }
 }
 

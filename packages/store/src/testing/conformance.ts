@@ -427,6 +427,23 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         await sleep(100 + EXPIRY_GRACE_MS + 100)
         expect(await store.stats()).toMatchObject({ sessions: 0, payloadBytes: 0 })
       })
+
+      it('should count each expiry once, as unused or used, and never a deleted rendezvous', async () => {
+        const store = await open({ ttlMs: 150 })
+        for (let i = 0; i < 3; i++) await created(store, bytes('nobody answered'))
+        for (let i = 0; i < 2; i++) {
+          const rz = await created(store, bytes('answered'))
+          expect((await store.update(rz.id, { payload: bytes('reply'), contentType: 'text/plain', ifMatch: ANY })).ok).toBe(true)
+          expect((await store.update(rz.id, { payload: bytes('again'), contentType: 'text/plain', ifMatch: ANY })).ok).toBe(true)
+        }
+        expect(await store.delete((await created(store, bytes('cancelled'))).id)).toBe(true)
+        expect(store.expiries()).toEqual({ unused: 0, used: 0 })
+        await sleep(150 + EXPIRY_GRACE_MS + 100)
+        await store.stats()
+        await sleep(50)
+        await store.stats()
+        expect(store.expiries()).toEqual({ unused: 3, used: 2 })
+      })
     })
 
     describe('capacity', () => {
