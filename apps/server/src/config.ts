@@ -320,6 +320,7 @@ export function helpText(): string {
   const lines = [
     'Usage: rendezvous [options]              (from source: bun run server [options])',
     '       rendezvous doctor <public URL>    check a deployment from outside (doctor --help)',
+    '       rendezvous healthcheck            exit 0 when the server on this machine is ready (for image health checks)',
     '',
     'Options (flags win over environment variables):',
   ]

@@ -22,6 +22,14 @@ if (process.argv[2] === 'doctor') {
   process.exit(await runDoctor(process.argv.slice(3), process.env))
 }
 
+// `rendezvous healthcheck` asks the local server's /ready instead of serving (image health checks).
+if (process.argv[2] === 'healthcheck') {
+  const settings = loadConfig(process.env, process.argv.slice(3))
+  if (settings.kind !== 'config') fail(settings.kind === 'error' ? settings.message : 'healthcheck takes the server\'s settings, and no --help')
+  const { runHealthcheck } = await import('./healthcheck.ts')
+  process.exit(await runHealthcheck(settings.config))
+}
+
 const loaded = loadConfig(process.env, process.argv.slice(2))
 if (loaded.kind === 'help') {
   console.log(loaded.text)
