@@ -12,6 +12,8 @@ import { resolve } from 'node:path'
 import { type TestRedis, startTestRedis } from '@rendezvous/store/testing/redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import serverPackage from '../package.json' with { type: 'json' }
+import { parse } from 'yaml'
+import { SETTINGS } from '../src/config.ts'
 import { exchangeOnEveryDialect } from './exchanges.ts'
 import { sleep } from './harness.ts'
 import { freeMetricsListen } from './process.ts'
@@ -52,7 +54,8 @@ async function runContainer(image: string, env: Record<string, string> = {}, ext
   const name = `rz-test-${process.pid}-${containers.length}`
   containers.push(name)
   const started = performance.now()
-  const environment = { PORT: String(port), HOST: '127.0.0.1', RENDEZVOUS_METRICS_LISTEN: `127.0.0.1:${metricsPort}`, RENDEZVOUS_SHUTDOWN_DRAIN_SECONDS: '1', RENDEZVOUS_SHUTDOWN_GRACE_SECONDS: '2', ...env }
+  // On the host's network every container needs ports of its own, whatever `env` says.
+  const environment = { RENDEZVOUS_SHUTDOWN_DRAIN_SECONDS: '1', RENDEZVOUS_SHUTDOWN_GRACE_SECONDS: '2', ...env, PORT: String(port), HOST: '127.0.0.1', RENDEZVOUS_METRICS_LISTEN: `127.0.0.1:${metricsPort}` }
   const run = podman('run', '-d', '--name', name, ...RUN_FLAGS, ...extra, ...Object.entries(environment).flatMap(([k, v]) => ['-e', `${k}=${v}`]), image)
   if (run.status !== 0) throw new Error(`podman run: ${run.stderr}`)
   const origin = `http://127.0.0.1:${port}`
@@ -146,6 +149,44 @@ describe.skipIf(!APT)('npm run image', () => {
       const [a, b] = await Promise.all([runContainer(IMAGE, env), runContainer(IMAGE, env)])
       expect(await exchangeOnEveryDialect({ origin: a.origin, joinOrigin: b.origin })).toHaveLength(7)
       expect(await exchangeOnEveryDialect({ origin: b.origin, joinOrigin: a.origin })).toHaveLength(7)
+    }, 60_000)
+
+    it('should run deploy/compose.yaml as podman-compose reads it, each instance as written serving logins across both', async () => {
+      const compose = parse(readFileSync(resolve(ROOT, 'deploy/compose.yaml'), 'utf8'), { merge: true }) as {
+        services: Record<string, { image: string; read_only?: boolean; cap_drop?: string[]; security_opt?: string[]; tmpfs?: string[]; environment?: Record<string, string>; stop_grace_period?: string }>
+      }
+      const instances = Object.entries(compose.services).filter(([, service]) => service.image?.startsWith('localhost/rendezvous:'))
+      expect(instances.map(([name]) => name)).toEqual(['rendezvous-a', 'rendezvous-b'])
+      const known = new Set(SETTINGS.flatMap((s) => [s.env, `${s.env}_FILE`]))
+      for (const [name, service] of instances) {
+        expect(service.image, name).toBe(IMAGE)
+        expect(service).toMatchObject({ read_only: true, cap_drop: ['ALL'], tmpfs: ['/tmp'] })
+        for (const variable of Object.keys(service.environment ?? {})) expect(known.has(variable), variable).toBe(true)
+        expect(Number.parseInt(service.stop_grace_period ?? '0')).toBeGreaterThan(5 + 10 + 2)
+      }
+      if (runs('podman-compose', ['version'])) {
+        // podman-compose 1.0 has no `config`; a dry run parses the file and prints what it would run.
+        const project = `rz-compose-${process.pid}`
+        const dry = spawnSync('podman-compose', ['-p', project, '-f', 'deploy/compose.yaml', '--dry-run', 'up', '-d'], { cwd: ROOT, encoding: 'utf8' })
+        for (const kind of ['volume', 'network']) {
+          const made = podman(kind, 'ls', '-q', '--filter', `label=io.podman.compose.project=${project}`).stdout.split('\n').filter(Boolean)
+          if (made.length > 0) podman(kind, 'rm', '-f', ...made)
+        }
+        expect(dry.status, dry.stderr).toBe(0)
+        const runLines = dry.stdout.split('\n').filter((line) => line.startsWith('podman run') && line.includes(IMAGE))
+        expect(runLines).toHaveLength(2)
+        for (const line of runLines) expect(line).toMatch(/--read-only.*--cap-drop ALL/)
+      } else {
+        console.warn('\n*** SKIPPED: podman-compose reading deploy/compose.yaml. No podman-compose (apt-get install podman-compose; .ci/run installs it). ***\n')
+      }
+      // Each instance as the file starts it, on a Redis the test owns in place of the file's Valkey.
+      const store = { RENDEZVOUS_STORE: redis!.url, RENDEZVOUS_REDIS_PREFIX: redis!.uniquePrefix() }
+      const [a, b] = await Promise.all(
+        instances.map(([, service]) =>
+          runContainer(service.image, { ...service.environment, ...store }, (service.security_opt ?? []).flatMap((option) => ['--security-opt', option])),
+        ),
+      )
+      expect(await exchangeOnEveryDialect({ origin: a!.origin, joinOrigin: b!.origin })).toHaveLength(7)
     }, 60_000)
 
     it('should build the same image from the Containerfile, with its own health check', async () => {
