@@ -40,6 +40,9 @@ describe('loadConfig', () => {
       createAuthOpen: new Set(),
       createAuthCheckRateLimit: { kind: 'bucket', requests: 30, seconds: 60 },
       store: { kind: 'memory' },
+      redisSentinelPassword: null,
+      redisWaitReplicas: 0,
+      redisWaitTimeoutMs: 500,
       redisPrefix: 'rz:',
       workers: 1,
       demo: false,
@@ -94,6 +97,18 @@ describe('loadConfig', () => {
     expect(error({ PORT: '9108', HOST: '127.0.0.1' })).toContain('public port')
     expect(error({ PORT: '8080' }, ['--metrics-listen', '10.0.0.1:8080'])).toContain('public port')
     expect(config({ PORT: '8080', HOST: '127.0.0.1', RENDEZVOUS_METRICS_LISTEN: '127.0.0.2:8080' }).metricsListen).toMatchObject({ port: 8080 })
+  })
+
+  it('should read Sentinel URLs, naming what is wrong without the password', () => {
+    expect(config({ RENDEZVOUS_STORE: 'REDIS+SENTINEL://:pw@10.0.0.1:26379,10.0.0.2:26379/mymaster/2' }).store).toEqual({ kind: 'redis', url: 'redis+sentinel://:pw@10.0.0.1:26379,10.0.0.2:26379/mymaster/2' })
+    expect(config({ RENDEZVOUS_STORE: 'rediss+sentinel://[::1]:26379/primary' }).store.kind).toBe('redis')
+    for (const bad of ['redis+sentinel://:s3cret@10.0.0.1/mymaster', 'redis+sentinel://:s3cret@10.0.0.1:26379', 'redis+sentinel://:s3cret@10.0.0.1:99999/m']) {
+      const message = error({ RENDEZVOUS_STORE: bad })
+      expect(message, bad).toContain('RENDEZVOUS_STORE')
+      expect(message, bad).not.toContain('s3cret')
+    }
+    expect(config({ RENDEZVOUS_REDIS_SENTINEL_PASSWORD: 'x' }).redisSentinelPassword).toBe('x')
+    expect(config({ RENDEZVOUS_REDIS_WAIT_REPLICAS: '1' }).redisWaitReplicas).toBe(1)
   })
 
   it('should allow several workers only with a shared store, naming the setting when not', () => {

@@ -14,6 +14,7 @@ import {
 } from '@rendezvous/protocol'
 import { readFileSync } from 'node:fs'
 import type { CreateDialect } from './create-auth.ts'
+import { parseRedisTarget } from '@rendezvous/store/redis-target'
 import { type AddressRange, parseAddressRange } from './ip-address.ts'
 
 /** Who may set X-Forwarded-* headers: nobody, the nearest N hops, or proxies in these address ranges. */
@@ -82,6 +83,11 @@ export interface ServerConfig {
   /** Tokens the homeserver has not been asked about yet, per client: each costs it a whoami. */
   readonly createAuthCheckRateLimit: RateLimit
   readonly store: StoreSetting
+  /** The sentinels' password (redis+sentinel:// only); null = none. */
+  readonly redisSentinelPassword: string | null
+  /** Replicas a write must reach before it is acknowledged (WAIT); 0 = none. */
+  readonly redisWaitReplicas: number
+  readonly redisWaitTimeoutMs: number
   /** Prefix of every Redis key and channel, so deployments can share one Redis. */
   readonly redisPrefix: string
   /** Server processes sharing the port (more than one only with a shared store). */
@@ -159,9 +165,34 @@ export const SETTINGS: readonly AnySetting[] = [
     env: 'RENDEZVOUS_STORE',
     flag: '--store',
     default: 'memory',
-    help: 'where rendezvous live: memory, or a redis:// or rediss:// URL shared by every instance (or from a file: RENDEZVOUS_STORE_FILE, --store-file)',
+    help: 'where rendezvous live: memory, or a redis://, rediss:// or redis+sentinel:// URL shared by every instance (or from a file: RENDEZVOUS_STORE_FILE, --store-file)',
     parse: storeSetting,
     secret: true,
+  },
+  {
+    key: 'redisSentinelPassword',
+    env: 'RENDEZVOUS_REDIS_SENTINEL_PASSWORD',
+    flag: '--redis-sentinel-password',
+    default: '',
+    help: "with redis+sentinel://, the sentinels' own password when they have one (the URL's password is the data nodes'); also RENDEZVOUS_REDIS_SENTINEL_PASSWORD_FILE",
+    parse: (raw) => (raw === '' ? null : raw),
+    secret: true,
+  },
+  {
+    key: 'redisWaitReplicas',
+    env: 'RENDEZVOUS_REDIS_WAIT_REPLICAS',
+    flag: '--redis-wait-replicas',
+    default: '0',
+    help: 'replicas each write must reach (Redis WAIT) before it is acknowledged, so a failover loses none; 0 = acknowledged once the primary has it',
+    parse: integer(0, 16),
+  },
+  {
+    key: 'redisWaitTimeoutMs',
+    env: 'RENDEZVOUS_REDIS_WAIT_TIMEOUT_MS',
+    flag: '--redis-wait-timeout-ms',
+    default: '500',
+    help: 'with RENDEZVOUS_REDIS_WAIT_REPLICAS, how long a write waits for them; a write that reaches fewer is answered 503 and retried by the client',
+    parse: integer(1, 60_000),
   },
   { key: 'redisPrefix', env: 'RENDEZVOUS_REDIS_PREFIX', flag: '--redis-prefix', default: 'rz:', help: 'prefix of every Redis key and channel, so deployments can share one Redis', parse: redisPrefix },
   { key: 'workers', env: 'RENDEZVOUS_WORKERS', flag: '--workers', default: '1', help: 'server processes sharing the port (more than 1 needs a redis:// store)', parse: integer(1, 256) },
@@ -217,7 +248,8 @@ export function loadConfig(
     const found = rawValue(setting, flags, env, readFile)
     if (found.kind === 'error') return found
     sources.set(setting.key, found.source)
-    if (setting.secret && found.source === setting.flag && hasPassword(found.raw)) {
+    // A URL is a secret only for its password; any other secret setting is one whole.
+    if (setting.secret && found.source === setting.flag && (setting.key === 'store' ? hasPassword(found.raw) : found.raw !== '')) {
       warnings.push(`${setting.flag} carries a password, which every user of this machine can read in ps; use ${fileFlag(setting)} or ${fileEnv(setting)}`)
     }
     try {
@@ -415,7 +447,11 @@ function openDialects(raw: string): ReadonlySet<OpenableDialect> {
 
 function storeSetting(raw: string): StoreSetting {
   if (raw === '' || raw.toLowerCase() === 'memory') return { kind: 'memory' }
-  const url = absoluteUrl(raw, ['redis:', 'rediss:'], 'expected memory, or a redis:// or rediss:// URL')
+  if (/^rediss?\+sentinel:/i.test(raw)) {
+    parseRedisTarget(raw)
+    return { kind: 'redis', url: raw.replace(/^[A-Za-z][A-Za-z0-9+.-]*:/, (scheme) => scheme.toLowerCase()) }
+  }
+  const url = absoluteUrl(raw, ['redis:', 'rediss:'], 'expected memory, or a redis://, rediss:// or redis+sentinel:// URL')
   if (!/^\/?\d*$/.test(url.pathname)) throw new Error('expected the database as a number after the host, e.g. redis://host:6379/0')
   if (url.search || url.hash) throw new Error('expected a Redis URL without query or fragment')
   // Schemes are case-insensitive (RFC 3986): `REDISS://` is TLS, and must reach the client as such.

@@ -172,6 +172,9 @@ async function openStore(config: ServerConfig, logger: Logger): Promise<Rendezvo
   return new RedisStore({
     ...limits,
     url: config.store.url,
+    ...(config.redisSentinelPassword ? { sentinelPassword: config.redisSentinelPassword } : {}),
+    waitReplicas: config.redisWaitReplicas,
+    waitTimeoutMs: config.redisWaitTimeoutMs,
     prefix: config.redisPrefix,
     onConnectionEvent(event, detail) {
       // A reconnect loop reports every attempt; one line every few seconds says enough.

@@ -16,6 +16,7 @@ import { StoreUnavailableError } from './errors.ts'
 import { EtagIssuer, encodeBase64Url, newRendezvousId } from './ids.ts'
 import { MAX_TRANSACTIONS_PER_RENDEZVOUS, MIN_RETRY_AFTER_MS, transactionCost } from './limits.ts'
 import { CREATE, DELETE, RECONCILE, STATS, UPDATE } from './redis-scripts.ts'
+import { parseRedisTarget, sentinelOptions } from './redis-target.ts'
 import { Subscriptions } from './subscriptions.ts'
 import type {
   ChangeListener,
@@ -34,8 +35,21 @@ import type {
 } from './types.ts'
 
 export interface RedisStoreOptions extends StoreLimits {
-  /** `redis://[user:password@]host[:port][/db]`, or `rediss://…` for TLS. */
+  /**
+   * `redis://[user:password@]host[:port][/db]`, `rediss://…` for TLS, or
+   * `redis+sentinel://[:password@]host:port[,host:port…]/<primary name>[/db]` (see `redis-target.ts`).
+   */
   readonly url: string
+  /** The sentinels' own password, when they have one (the URL's is the data nodes'). */
+  readonly sentinelPassword?: string
+  /**
+   * Replicas each write must reach before it is acknowledged (Redis's WAIT), so that a failover
+   * cannot lose it; a write that reaches fewer within `waitTimeoutMs` fails as unavailable (503)
+   * and the client retries it. @default 0 (acknowledged once the primary has it)
+   */
+  readonly waitReplicas?: number
+  /** @default 500 */
+  readonly waitTimeoutMs?: number
   /** Prefix of every key and of the change channel. @default 'rz:' */
   readonly prefix?: string
   /**
@@ -95,6 +109,8 @@ export class RedisStore implements RendezvousStore {
   readonly #instance = encodeBase64Url(crypto.getRandomValues(new Uint8Array(9)), 0, 9)
   readonly #etags = new EtagIssuer()
   readonly #client: Client
+  /** Where write scripts go: the client itself, or with WAIT a connection of their own. */
+  readonly #writer: Client
   readonly #subscriber: Redis
   readonly #subscriptions = new Subscriptions({ onFirst: (id) => this.#watchExpiry(id), onLast: (id) => this.#unwatchExpiry(id) })
   readonly #expiryWatches = new Map<string, ExpiryWatch>()
@@ -109,6 +125,8 @@ export class RedisStore implements RendezvousStore {
   /** Expired ids this process reclaimed, as the scripts counted them. */
   readonly #expired = { unused: 0, used: 0 }
   readonly #reconcileTimer: ReturnType<typeof setInterval>
+  readonly #waitReplicas: number
+  readonly #waitTimeoutMs: number
   /** Settles when the first connection is ready, or when waiting for it any longer is pointless. */
   readonly #firstConnection: Promise<void>
   #closed = false
@@ -116,6 +134,8 @@ export class RedisStore implements RendezvousStore {
   constructor(options: RedisStoreOptions) {
     this.#limits = { ttlMs: options.ttlMs, maxSessions: options.maxSessions, maxTotalBytes: options.maxTotalBytes }
     this.#prefix = options.prefix ?? 'rz:'
+    this.#waitReplicas = options.waitReplicas ?? 0
+    this.#waitTimeoutMs = options.waitTimeoutMs ?? 500
     this.#channel = `${this.#prefix}changes`
     this.#sharedKeys = [`${this.#prefix}live`, `${this.#prefix}sizes`, `${this.#prefix}bytes`]
     const report = options.onConnectionEvent ?? (() => {})
@@ -129,15 +149,25 @@ export class RedisStore implements RendezvousStore {
       retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
       enableAutoPipelining: true,
     }
-    // Schemes are case-insensitive, but the client looks for `rediss://` as written to turn TLS on.
-    const url = options.url.replace(/^[A-Za-z][A-Za-z0-9+.-]*:/, (scheme) => scheme.toLowerCase())
-    this.#client = new Redis(url, connection) as Client
-    this.#client.defineCommand('rzCreate', { lua: CREATE, numberOfKeys: 4 })
-    this.#client.defineCommand('rzUpdate', { lua: UPDATE, numberOfKeys: 4 })
-    this.#client.defineCommand('rzDelete', { lua: DELETE, numberOfKeys: 4 })
-    this.#client.defineCommand('rzStats', { lua: STATS, numberOfKeys: 3 })
-    this.#client.defineCommand('rzReconcile', { lua: RECONCILE, numberOfKeys: 4 })
+    // Schemes are case-insensitive, but the client looks for `rediss://` as written to turn TLS on:
+    // the target carries the scheme in lower case.
+    const target = parseRedisTarget(options.url)
+    const open = (extra: RedisOptions = {}): Redis =>
+      target.kind === 'single' ? new Redis(target.url, { ...connection, ...extra }) : new Redis({ ...sentinelOptions(target, options.sentinelPassword), ...connection, ...extra })
+    const withScripts = (redis: Redis): Client => {
+      redis.defineCommand('rzCreate', { lua: CREATE, numberOfKeys: 4 })
+      redis.defineCommand('rzUpdate', { lua: UPDATE, numberOfKeys: 4 })
+      redis.defineCommand('rzDelete', { lua: DELETE, numberOfKeys: 4 })
+      redis.defineCommand('rzStats', { lua: STATS, numberOfKeys: 3 })
+      redis.defineCommand('rzReconcile', { lua: RECONCILE, numberOfKeys: 4 })
+      return redis as Client
+    }
+    this.#client = withScripts(open())
     this.#client.on('error', (error: Error) => report('error', `redis: ${error.message}`))
+    // WAIT holds its connection until the replicas answer: writes that wait get a connection of
+    // their own, so reads and the health check never queue behind them.
+    this.#writer = this.#waitReplicas > 0 ? withScripts(open()) : this.#client
+    if (this.#writer !== this.#client) this.#writer.on('error', (error: Error) => report('error', `redis writer: ${error.message}`))
     // Read on every connection: a failover or a restart may bring a Redis configured otherwise.
     this.#client.on('ready', () => {
       void this.#readEvictionPolicy().then((policy) => {
@@ -166,8 +196,7 @@ export class RedisStore implements RendezvousStore {
     // It subscribes itself on every connection rather than let the client do it: the client says
     // `ready` before its own SUBSCRIBE is confirmed, and a waiter that looked again at `ready` could
     // miss a write published in between.
-    this.#subscriber = new Redis(url, {
-      ...connection,
+    this.#subscriber = open({
       enableOfflineQueue: true,
       maxRetriesPerRequest: null,
       enableAutoPipelining: false,
@@ -226,6 +255,7 @@ export class RedisStore implements RendezvousStore {
       const hung = setTimeout(() => {
         report('error', `redis: no answer to PING within ${healthTimeoutMs} ms; reconnecting`)
         this.#client.disconnect(true)
+        if (this.#writer !== this.#client) this.#writer.disconnect(true)
       }, healthTimeoutMs)
       this.#client.ping().then(
         () => clearTimeout(hung),
@@ -241,8 +271,8 @@ export class RedisStore implements RendezvousStore {
     const etag = this.#etags.next()
     for (;;) {
       const id = newRendezvousId()
-      const reply = await this.#call(() =>
-        this.#client.rzCreateBuffer(
+      const reply = await this.#write(() =>
+        this.#writer.rzCreateBuffer(
           ...this.#keys(id),
           id,
           asBuffer(write.payload),
@@ -313,7 +343,7 @@ export class RedisStore implements RendezvousStore {
   }
 
   async delete(id: string): Promise<boolean> {
-    const deleted = await this.#call(() => this.#client.rzDelete(...this.#keys(id), id, this.#channel, this.#instance))
+    const deleted = await this.#write(() => this.#writer.rzDelete(...this.#keys(id), id, this.#channel, this.#instance))
     if (deleted === 1) this.#subscriptions.notify(id, 'deleted')
     return deleted === 1
   }
@@ -329,7 +359,7 @@ export class RedisStore implements RendezvousStore {
   }
 
   available(): boolean {
-    return this.#client.status === 'ready' && this.#subscribed
+    return this.#client.status === 'ready' && this.#writer.status === 'ready' && this.#subscribed
   }
 
   evictionPolicy(): string | null {
@@ -372,6 +402,7 @@ export class RedisStore implements RendezvousStore {
     this.#expiryWatches.clear()
     this.#subscriptions.clear()
     this.#client.disconnect()
+    if (this.#writer !== this.#client) this.#writer.disconnect()
     this.#subscriber.disconnect()
   }
 
@@ -391,8 +422,8 @@ export class RedisStore implements RendezvousStore {
     const { ifMatch } = write
     const tags = ifMatch.kind === 'any' ? [] : ifMatch.tags.map((tag) => tag.opaque)
     const etag = this.#etags.next()
-    const reply = await this.#call(() =>
-      this.#client.rzUpdateBuffer(
+    const reply = await this.#write(() =>
+      this.#writer.rzUpdateBuffer(
         ...this.#keys(id),
         id,
         asBuffer(write.payload),
@@ -439,6 +470,20 @@ export class RedisStore implements RendezvousStore {
     } catch (error) {
       throw new StoreUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
     }
+  }
+
+  /**
+   * A write script, acknowledged only once `waitReplicas` replicas have it when that is asked for.
+   * WAIT goes on the same connection right after the script (the client pipelines both), so it
+   * covers this write.
+   */
+  async #write<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.#waitReplicas === 0) return this.#call(operation)
+    const [result, reached] = await this.#call(() => Promise.all([operation(), this.#writer.wait(this.#waitReplicas, this.#waitTimeoutMs)]))
+    if (reached < this.#waitReplicas) {
+      throw new StoreUnavailableError(`Redis: the write reached ${reached} of ${this.#waitReplicas} replicas within ${this.#waitTimeoutMs} ms`)
+    }
+    return result
   }
 
   #onMessage(message: string): void {

@@ -6,6 +6,7 @@ import { RedisStore } from '../src/redis.ts'
 import { waitForChange } from '../src/wait-for-change.ts'
 import { describeStoreConformance } from '../src/testing/conformance.ts'
 import { startTestRedis } from '../src/testing/redis-server.ts'
+import { startTestSentinels } from '../src/testing/redis-sentinel.ts'
 import type { StoreLimits } from '../src/types.ts'
 
 const redis = await startTestRedis('RedisStore conformance and Redis-only tests')
@@ -274,3 +275,9 @@ describe.skipIf(!redis)('RedisStore under an eviction policy', () => {
     }
   }, 20_000)
 })
+
+const sentinels = await startTestSentinels('RedisStore conformance through Sentinel')
+afterAll(() => sentinels?.close())
+if (sentinels) {
+  describeStoreConformance({ name: 'redis through sentinel', create: (limits) => new RedisStore({ url: sentinels.url, prefix: redis!.uniquePrefix(), ...limits }) })
+}

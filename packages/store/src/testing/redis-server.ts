@@ -99,7 +99,7 @@ export async function startTestRedis(what: string, options: TestRedisOptions = {
   return { url: `redis://127.0.0.1:${port}`, external: false, uniquePrefix, stop, start, pause: signal('SIGSTOP'), resume: signal('SIGCONT'), close }
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer()
     probe.once('error', reject)
@@ -111,7 +111,7 @@ function freePort(): Promise<number> {
 }
 
 /** Waits until the server on `port` answers PING (plain RESP over a socket, no client library). */
-async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+export async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
   const { connect } = await import('node:net')
   const deadline = Date.now() + timeoutMs
   for (;;) {
