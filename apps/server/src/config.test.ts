@@ -29,6 +29,7 @@ describe('loadConfig', () => {
       maxWaiters: 50000,
       trustProxy: { kind: 'off' },
       rateLimit: { kind: 'bucket', requests: 6000, seconds: 60 },
+      rateLimitScope: 'instance',
       createRateLimit: { kind: 'bucket', requests: 300, seconds: 300 },
       bodyTimeoutSeconds: 10,
       maxInFlight: 10000,
@@ -109,6 +110,12 @@ describe('loadConfig', () => {
     }
     expect(config({ RENDEZVOUS_REDIS_SENTINEL_PASSWORD: 'x' }).redisSentinelPassword).toBe('x')
     expect(config({ RENDEZVOUS_REDIS_WAIT_REPLICAS: '1' }).redisWaitReplicas).toBe(1)
+  })
+
+  it('should share rate limits only through a shared store', () => {
+    expect(config({ RENDEZVOUS_RATE_LIMIT_SCOPE: 'global', RENDEZVOUS_STORE: 'redis://127.0.0.1:6379' }).rateLimitScope).toBe('global')
+    expect(error({ RENDEZVOUS_RATE_LIMIT_SCOPE: 'global' })).toContain('shared store')
+    expect(error({ RENDEZVOUS_RATE_LIMIT_SCOPE: 'cluster' })).toContain('RENDEZVOUS_RATE_LIMIT_SCOPE')
   })
 
   it('should allow several workers only with a shared store, naming the setting when not', () => {

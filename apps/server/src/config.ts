@@ -64,6 +64,8 @@ export interface ServerConfig {
   readonly trustProxy: TrustProxy
   /** Budget per client address for every request except creation (and preflights, health, metrics). */
   readonly rateLimit: RateLimit
+  /** Whether rate-limit buckets are this instance's or shared by all through the store. */
+  readonly rateLimitScope: 'instance' | 'global'
   /** Budget per client address for creating rendezvous. */
   readonly createRateLimit: RateLimit
   /** Longest time a request body may take to arrive. */
@@ -143,6 +145,17 @@ export const SETTINGS: readonly AnySetting[] = [
   { key: 'maxWaiters', env: 'RENDEZVOUS_MAX_WAITERS', flag: '--max-waiters', default: String(DEFAULT_MAX_WAITERS), help: 'long-poll requests held at once', parse: integer(0, 10_000_000) },
   { key: 'trustProxy', env: 'RENDEZVOUS_TRUST_PROXY', flag: '--trust-proxy', default: 'off', help: 'trust X-Forwarded-* from: off, a hop count, or comma-separated proxy addresses or ranges (10.0.0.0/8)', parse: trustProxy },
   { key: 'rateLimit', env: 'RENDEZVOUS_RATE_LIMIT', flag: '--rate-limit', default: '6000/60', help: 'requests per client address other than creation, as <requests>/<seconds> or off', parse: rateLimit },
+  {
+    key: 'rateLimitScope',
+    env: 'RENDEZVOUS_RATE_LIMIT_SCOPE',
+    flag: '--rate-limit-scope',
+    default: 'instance',
+    help: 'who counts a client: instance (each instance its own buckets: N instances give N times the budget) or global (buckets in Redis shared by every instance, one round trip per request; the instance decides alone while Redis is away)',
+    parse: (raw) => {
+      if (raw !== 'instance' && raw !== 'global') throw new Error('expected instance or global')
+      return raw
+    },
+  },
   { key: 'createRateLimit', env: 'RENDEZVOUS_CREATE_RATE_LIMIT', flag: '--create-rate-limit', default: '300/300', help: 'creations per client address, as <requests>/<seconds> or off', parse: rateLimit },
   { key: 'bodyTimeoutSeconds', env: 'RENDEZVOUS_BODY_TIMEOUT_SECONDS', flag: '--body-timeout', default: '10', help: 'seconds a request body may take to arrive', parse: integer(1, 3600) },
   { key: 'maxInFlight', env: 'RENDEZVOUS_MAX_IN_FLIGHT', flag: '--max-in-flight', default: '10000', help: 'requests processed at once (long-polls not counted)', parse: integer(1, 10_000_000) },
@@ -337,6 +350,9 @@ export function environmentForWorkers(env: Record<string, string | undefined>, a
 function conflictBetweenSettings(config: ServerConfig, nameOf: (key: keyof ServerConfig) => string): string | null {
   if (config.workers > 1 && config.store.kind === 'memory') {
     return `invalid ${nameOf('workers')} ${config.workers}: several workers need a shared store (RENDEZVOUS_STORE=redis://…); with the memory store each would hold its own rendezvous`
+  }
+  if (config.rateLimitScope === 'global' && config.store.kind === 'memory') {
+    return `invalid ${nameOf('rateLimitScope')} global: shared rate limits need a shared store (RENDEZVOUS_STORE=redis://…)`
   }
   const metrics = config.metricsListen
   if (metrics.kind === 'listen' && metrics.port !== 0 && metrics.port === config.port && (metrics.host === config.host || isWildcard(metrics.host) || isWildcard(config.host))) {

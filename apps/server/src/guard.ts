@@ -7,10 +7,10 @@
 import { Header } from '@rendezvous/protocol'
 import { type RendezvousStore, StoreUnavailableError } from '@rendezvous/store'
 import { clientRateLimitKey } from './client-address.ts'
-import type { ServerConfig } from './config.ts'
+import type { RateLimit, ServerConfig } from './config.ts'
 import { type Logger, idHash } from './log.ts'
 import type { Metrics } from './metrics.ts'
-import { type RateLimiter, limiterFor } from './rate-limit.ts'
+import { type ClientBudget, SharedRateLimiter, type TakeResult, limiterFor } from './rate-limit.ts'
 import { closing, errorResponse, preflightResponse } from './responses.ts'
 
 /** Which budget a request spends: creations, or everything else. */
@@ -50,7 +50,7 @@ export class Guard {
   readonly #logger: Logger
   readonly #metrics: Metrics
   readonly #shutdownSignal: AbortSignal
-  readonly #limiters: Readonly<Record<LimiterKind, RateLimiter | null>>
+  readonly #limiters: Readonly<Record<LimiterKind, ClientBudget | null>>
   /** Whether anything needs to know who the client is (a rate limit, or the per-client bound). */
   readonly #keyed: boolean
   /** Requests being processed, held long-polls not counted. */
@@ -66,7 +66,9 @@ export class Guard {
     this.#logger = logger
     this.#metrics = metrics
     this.#shutdownSignal = shutdownSignal
-    this.#limiters = { create: limiterFor(config.createRateLimit), general: limiterFor(config.rateLimit) }
+    const budget = (name: LimiterKind, limit: RateLimit): ClientBudget | null =>
+      limit.kind === 'off' ? null : config.rateLimitScope === 'global' ? new SharedRateLimiter(name, limit, store) : limiterFor(limit)
+    this.#limiters = { create: budget('create', config.createRateLimit), general: budget('general', config.rateLimit) }
     this.#keyed = this.#limiters.create !== null || this.#limiters.general !== null || config.maxInFlightPerClient !== null ||
       // Tokens new to the create gate are counted per client before a homeserver is asked about them.
       config.createAuthCheckRateLimit.kind !== 'off'
@@ -104,7 +106,8 @@ export class Guard {
     const client = this.#keyed ? this.#clientKey(request, server) : null
     let response: Response | undefined
     let admission: RequestAdmission | null = null
-    const refusal = this.#refusal(client, limiter)
+    const decided = this.#refusal(client, limiter)
+    const refusal = decided instanceof Promise ? await decided : decided
     if (refusal !== null) {
       response = refusal
     } else {
@@ -178,7 +181,7 @@ export class Guard {
    * A refusal to protect the server, or null when the request may proceed: the server as a whole
    * too busy, this client holding too many requests at once, or this client over its rate.
    */
-  #refusal(client: string | null, kind: LimiterKind): Response | null {
+  #refusal(client: string | null, kind: LimiterKind): Response | null | Promise<Response | null> {
     if (this.#inFlight >= this.#config.maxInFlight) {
       this.#metrics.refuse('in_flight')
       return errorResponse('rate_limited', { detail: 'Server busy, try again shortly', retryAfterMs: 1000 })
@@ -193,6 +196,10 @@ export class Guard {
     const limiter = this.#limiters[kind]
     if (limiter === null) return null
     const allowed = limiter.take(client)
+    return allowed instanceof Promise ? allowed.then((taken) => this.#overRate(taken)) : this.#overRate(allowed)
+  }
+
+  #overRate(allowed: TakeResult): Response | null {
     if (allowed.ok) return null
     this.#metrics.refuse('rate_limited')
     return errorResponse('rate_limited', { retryAfterMs: allowed.retryAfterMs })

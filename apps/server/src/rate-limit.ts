@@ -1,7 +1,10 @@
 /**
- * @module Token-bucket rate limiting per client key, in bounded memory.
+ * @module Token-bucket rate limiting per client key: in this process's bounded memory, or shared by
+ * every instance through the store (`RENDEZVOUS_RATE_LIMIT_SCOPE=global`), falling back to this
+ * process's own buckets while the store cannot answer.
  */
 
+import type { RendezvousStore } from '@rendezvous/store'
 import type { RateLimit } from './config.ts'
 
 export type TakeResult = { readonly ok: true } | { readonly ok: false; readonly retryAfterMs: number }
@@ -17,7 +20,15 @@ const ALLOWED: TakeResult = { ok: true }
 /** Distinct client keys remembered at once. Beyond it the longest-known key is forgotten. */
 export const DEFAULT_MAX_TRACKED_CLIENTS = 100_000
 
-export class RateLimiter {
+/** What the guard asks before letting a client's request in. */
+export interface ClientBudget {
+  /** Takes one token for `key`, or says how long until one is available. */
+  take(key: string): TakeResult | Promise<TakeResult>
+  /** Client keys remembered in this process. */
+  readonly trackedKeys: number
+}
+
+export class RateLimiter implements ClientBudget {
   readonly #capacity: number
   readonly #refillPerMs: number
   readonly #maxKeys: number
@@ -59,4 +70,33 @@ export class RateLimiter {
 /** A limiter for `limit`, or null when the limit is off. */
 export function limiterFor(limit: RateLimit): RateLimiter | null {
   return limit.kind === 'off' ? null : new RateLimiter(limit)
+}
+
+/**
+ * One bucket per client for all instances, kept by the store (one round trip per decision). While
+ * the store cannot answer, this process's own bucket decides, so an outage neither opens the gate
+ * nor shuts it.
+ */
+export class SharedRateLimiter implements ClientBudget {
+  readonly #name: string
+  readonly #limit: Extract<RateLimit, { kind: 'bucket' }>
+  readonly #store: Pick<RendezvousStore, 'available' | 'takeSharedToken'>
+  readonly #fallback: RateLimiter
+
+  constructor(name: string, limit: Extract<RateLimit, { kind: 'bucket' }>, store: Pick<RendezvousStore, 'available' | 'takeSharedToken'>) {
+    if (!store.takeSharedToken) throw new Error('a shared rate limit needs a store shared by every instance')
+    this.#name = name
+    this.#limit = limit
+    this.#store = store
+    this.#fallback = new RateLimiter(limit)
+  }
+
+  take(key: string): TakeResult | Promise<TakeResult> {
+    if (!this.#store.available()) return this.#fallback.take(key)
+    return this.#store.takeSharedToken!(this.#name, key, this.#limit.requests, this.#limit.requests / this.#limit.seconds).catch(() => this.#fallback.take(key))
+  }
+
+  get trackedKeys(): number {
+    return this.#fallback.trackedKeys
+  }
 }

@@ -14,6 +14,7 @@ export type {
   StoreLimits,
   StoreStats,
   ExpiryCounts,
+  SharedTokenResult,
   TransactionAnswer,
   TransactionResult,
   Unsubscribe,

@@ -202,3 +202,27 @@ local before = tonumber(redis.call('GET', KEYS[3]) or '0')
 if before ~= total then redis.call('SET', KEYS[3], int(total)) end
 return {'done', dropped, int(before), int(total), unused, used}
 `
+
+/**
+ * KEYS: the bucket (`rl:<limiter>:<client>`). ARGV: capacity, tokens refilled per millisecond. A token
+ * bucket shared by every instance: takes one token, or answers how long until one is there. The
+ * bucket expires once it would be full again, so idle clients cost nothing. Returns `{1}` or
+ * `{0, retryAfterMs}`.
+ */
+export const TAKE_TOKEN = `${PRELUDE}
+local capacity, refill = tonumber(ARGV[1]), tonumber(ARGV[2])
+local now = now_ms()
+local bucket = redis.call('HMGET', KEYS[1], 'n', 't')
+local tokens = tonumber(bucket[1])
+if tokens == nil then
+  tokens = capacity
+else
+  tokens = math.min(capacity, tokens + (now - tonumber(bucket[2])) * refill)
+end
+local allowed = tokens >= 1
+if allowed then tokens = tokens - 1 end
+redis.call('HSET', KEYS[1], 'n', tostring(tokens), 't', int(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / refill) + 1000)
+if allowed then return {1} end
+return {0, math.ceil((1 - tokens) / refill)}
+`

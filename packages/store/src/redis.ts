@@ -15,7 +15,7 @@ import { Redis, type RedisOptions } from 'ioredis'
 import { StoreUnavailableError } from './errors.ts'
 import { EtagIssuer, encodeBase64Url, newRendezvousId } from './ids.ts'
 import { MAX_TRANSACTIONS_PER_RENDEZVOUS, MIN_RETRY_AFTER_MS, transactionCost } from './limits.ts'
-import { CREATE, DELETE, RECONCILE, STATS, UPDATE } from './redis-scripts.ts'
+import { CREATE, DELETE, RECONCILE, STATS, TAKE_TOKEN, UPDATE } from './redis-scripts.ts'
 import { parseRedisTarget, sentinelOptions } from './redis-target.ts'
 import { Subscriptions } from './subscriptions.ts'
 import type {
@@ -25,6 +25,7 @@ import type {
   ExpiryCounts,
   Rendezvous,
   RendezvousStore,
+  SharedTokenResult,
   StoreLimits,
   StoreStats,
   TransactionAnswer,
@@ -79,6 +80,7 @@ interface ScriptCommands {
   rzDelete(...args: (string | number)[]): Promise<number>
   rzStats(...args: string[]): Promise<[number, number, number, number]>
   rzReconcile(...args: (string | number)[]): Promise<[string, number?, string?, string?, number?, number?]>
+  rzTakeToken(key: string, capacity: number, refillPerMs: number): Promise<[number, number?]>
 }
 
 type Client = Redis & ScriptCommands
@@ -160,6 +162,7 @@ export class RedisStore implements RendezvousStore {
       redis.defineCommand('rzDelete', { lua: DELETE, numberOfKeys: 4 })
       redis.defineCommand('rzStats', { lua: STATS, numberOfKeys: 3 })
       redis.defineCommand('rzReconcile', { lua: RECONCILE, numberOfKeys: 4 })
+      redis.defineCommand('rzTakeToken', { lua: TAKE_TOKEN, numberOfKeys: 1 })
       return redis as Client
     }
     this.#client = withScripts(open())
@@ -364,6 +367,11 @@ export class RedisStore implements RendezvousStore {
 
   evictionPolicy(): string | null {
     return this.#evictionPolicy
+  }
+
+  readonly takeSharedToken = async (name: string, key: string, capacity: number, refillPerSecond: number): Promise<SharedTokenResult> => {
+    const [allowed, retryAfterMs] = await this.#call(() => this.#client.rzTakeToken(`${this.#prefix}rl:${name}:${key}`, capacity, refillPerSecond / 1000))
+    return allowed === 1 ? { ok: true } : { ok: false, retryAfterMs: retryAfterMs ?? 1000 }
   }
 
   expiries(): ExpiryCounts {

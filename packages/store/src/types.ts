@@ -97,6 +97,8 @@ export interface StoreStats {
 }
 
 /** Limits every store enforces. */
+export type SharedTokenResult = { readonly ok: true } | { readonly ok: false; readonly retryAfterMs: number }
+
 export interface ExpiryCounts {
   readonly unused: number
   readonly used: number
@@ -173,6 +175,14 @@ export interface RendezvousStore {
    * one instance that reclaims it, so the sum over instances is the whole count.
    */
   expiries(): ExpiryCounts
+
+  /**
+   * A token bucket every instance on this store shares (a store shared by several instances has
+   * it; the memory store has none): takes one token from `name`'s bucket for `key`, holding at most
+   * `capacity` and refilled at `refillPerSecond`. Throws `StoreUnavailableError` when the store
+   * cannot answer, for the caller to fall back to a bucket of its own.
+   */
+  readonly takeSharedToken?: (name: string, key: string, capacity: number, refillPerSecond: number) => Promise<SharedTokenResult>
 
   /** Stops timers and releases everything. The store is unusable afterwards. */
   close(): Promise<void>
