@@ -44,6 +44,7 @@ describe('loadConfig', () => {
       redisSentinelPassword: null,
       redisWaitReplicas: 0,
       redisWaitTimeoutMs: 500,
+      redisClusterGroups: 16,
       redisPrefix: 'rz:',
       workers: 1,
       demo: false,
@@ -110,6 +111,14 @@ describe('loadConfig', () => {
     }
     expect(config({ RENDEZVOUS_REDIS_SENTINEL_PASSWORD: 'x' }).redisSentinelPassword).toBe('x')
     expect(config({ RENDEZVOUS_REDIS_WAIT_REPLICAS: '1' }).redisWaitReplicas).toBe(1)
+  })
+
+  it('should read cluster URLs and the number of groups, and refuse WAIT on a cluster', () => {
+    expect(config({ RENDEZVOUS_STORE: 'redis+cluster://:pw@10.0.0.1:6379,10.0.0.2:6379' }).store.kind).toBe('redis')
+    expect(config({ RENDEZVOUS_REDIS_CLUSTER_GROUPS: '4' }).redisClusterGroups).toBe(4)
+    expect(error({ RENDEZVOUS_REDIS_CLUSTER_GROUPS: '3' })).toContain('RENDEZVOUS_REDIS_CLUSTER_GROUPS')
+    expect(error({ RENDEZVOUS_STORE: 'redis+cluster://:s3cret@10.0.0.1' })).not.toContain('s3cret')
+    expect(error({ RENDEZVOUS_STORE: 'redis+cluster://10.0.0.1:6379', RENDEZVOUS_REDIS_WAIT_REPLICAS: '1' })).toContain('cluster')
   })
 
   it('should share rate limits only through a shared store', () => {

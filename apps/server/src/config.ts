@@ -90,6 +90,8 @@ export interface ServerConfig {
   /** Replicas a write must reach before it is acknowledged (WAIT); 0 = none. */
   readonly redisWaitReplicas: number
   readonly redisWaitTimeoutMs: number
+  /** Groups the capacity books are split into on a cluster. */
+  readonly redisClusterGroups: number
   /** Prefix of every Redis key and channel, so deployments can share one Redis. */
   readonly redisPrefix: string
   /** Server processes sharing the port (more than one only with a shared store). */
@@ -178,7 +180,7 @@ export const SETTINGS: readonly AnySetting[] = [
     env: 'RENDEZVOUS_STORE',
     flag: '--store',
     default: 'memory',
-    help: 'where rendezvous live: memory, or a redis://, rediss:// or redis+sentinel:// URL shared by every instance (or from a file: RENDEZVOUS_STORE_FILE, --store-file)',
+    help: 'where rendezvous live: memory, or a redis://, rediss://, redis+sentinel:// or redis+cluster:// URL shared by every instance (or from a file: RENDEZVOUS_STORE_FILE, --store-file)',
     parse: storeSetting,
     secret: true,
   },
@@ -206,6 +208,18 @@ export const SETTINGS: readonly AnySetting[] = [
     default: '500',
     help: 'with RENDEZVOUS_REDIS_WAIT_REPLICAS, how long a write waits for them; a write that reaches fewer is answered 503 and retried by the client',
     parse: integer(1, 60_000),
+  },
+  {
+    key: 'redisClusterGroups',
+    env: 'RENDEZVOUS_REDIS_CLUSTER_GROUPS',
+    flag: '--redis-cluster-groups',
+    default: '16',
+    help: 'with redis+cluster://, how many slot-pinned groups share the capacity limits (1, 2, 4, ... 64; the same on every instance; a prefix with a {hash tag} means one)',
+    parse: (raw) => {
+      const groups = integer(1, 64)(raw)
+      if (64 % groups !== 0) throw new Error('expected 1, 2, 4, 8, 16, 32 or 64')
+      return groups
+    },
   },
   { key: 'redisPrefix', env: 'RENDEZVOUS_REDIS_PREFIX', flag: '--redis-prefix', default: 'rz:', help: 'prefix of every Redis key and channel, so deployments can share one Redis', parse: redisPrefix },
   { key: 'workers', env: 'RENDEZVOUS_WORKERS', flag: '--workers', default: '1', help: 'server processes sharing the port (more than 1 needs a redis:// store)', parse: integer(1, 256) },
@@ -351,6 +365,9 @@ function conflictBetweenSettings(config: ServerConfig, nameOf: (key: keyof Serve
   if (config.workers > 1 && config.store.kind === 'memory') {
     return `invalid ${nameOf('workers')} ${config.workers}: several workers need a shared store (RENDEZVOUS_STORE=redis://…); with the memory store each would hold its own rendezvous`
   }
+  if (config.redisWaitReplicas > 0 && config.store.kind === 'redis' && /^rediss?\+cluster:/.test(config.store.url)) {
+    return `invalid ${nameOf('redisWaitReplicas')} ${config.redisWaitReplicas}: waiting for replicas is offered with one Redis or Sentinel, not with a cluster (each shard has its own)`
+  }
   if (config.rateLimitScope === 'global' && config.store.kind === 'memory') {
     return `invalid ${nameOf('rateLimitScope')} global: shared rate limits need a shared store (RENDEZVOUS_STORE=redis://…)`
   }
@@ -463,11 +480,11 @@ function openDialects(raw: string): ReadonlySet<OpenableDialect> {
 
 function storeSetting(raw: string): StoreSetting {
   if (raw === '' || raw.toLowerCase() === 'memory') return { kind: 'memory' }
-  if (/^rediss?\+sentinel:/i.test(raw)) {
+  if (/^rediss?\+(sentinel|cluster):/i.test(raw)) {
     parseRedisTarget(raw)
     return { kind: 'redis', url: raw.replace(/^[A-Za-z][A-Za-z0-9+.-]*:/, (scheme) => scheme.toLowerCase()) }
   }
-  const url = absoluteUrl(raw, ['redis:', 'rediss:'], 'expected memory, or a redis://, rediss:// or redis+sentinel:// URL')
+  const url = absoluteUrl(raw, ['redis:', 'rediss:'], 'expected memory, or a redis://, rediss://, redis+sentinel:// or redis+cluster:// URL')
   if (!/^\/?\d*$/.test(url.pathname)) throw new Error('expected the database as a number after the host, e.g. redis://host:6379/0')
   if (url.search || url.hash) throw new Error('expected a Redis URL without query or fragment')
   // Schemes are case-insensitive (RFC 3986): `REDISS://` is TLS, and must reach the client as such.

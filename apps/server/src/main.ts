@@ -175,6 +175,7 @@ async function openStore(config: ServerConfig, logger: Logger): Promise<Rendezvo
     ...(config.redisSentinelPassword ? { sentinelPassword: config.redisSentinelPassword } : {}),
     waitReplicas: config.redisWaitReplicas,
     waitTimeoutMs: config.redisWaitTimeoutMs,
+    clusterGroups: config.redisClusterGroups,
     prefix: config.redisPrefix,
     onConnectionEvent(event, detail) {
       // A reconnect loop reports every attempt; one line every few seconds says enough.

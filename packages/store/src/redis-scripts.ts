@@ -77,7 +77,7 @@ return {'ok', int(now), int(expires), unused, used}
 /**
  * KEYS: record, live, sizes, bytes. ARGV: id, payload, content type, new ETag, max total bytes,
  * transaction id ('' for none), transaction cost, max transactions, 'any' or 'tags', then the tags.
- * ARGV after those: change channel, instance id.
+ * ARGV after those: the publish command (PUBLISH, or SPUBLISH on a cluster), change channel, instance id.
  *
  * Returns one of:
  * - `{'ok', now, previous, expiresAt}`: applied;
@@ -89,7 +89,7 @@ return {'ok', int(now), int(expires), unused, used}
  * - `{'not_found'}`.
  */
 export const UPDATE = `${PRELUDE}
-local channel, instance = ARGV[#ARGV - 1], ARGV[#ARGV]
+local publish, channel, instance = ARGV[#ARGV - 2], ARGV[#ARGV - 1], ARGV[#ARGV]
 local rec = redis.call('HMGET', KEYS[1], 'e', 'v', 't', 'p', 'm', 'x', 'tn')
 local current = rec[1]
 if not current then return {'not_found'} end
@@ -105,7 +105,7 @@ if txn ~= '' then
 end
 local matches = ARGV[9] == 'any'
 local names_previous = false
-for i = 10, #ARGV - 2 do
+for i = 10, #ARGV - 3 do
   if ARGV[i] == current then matches = true end
   if rec[2] ~= '' and ARGV[i] == rec[2] then names_previous = true end
 end
@@ -137,18 +137,18 @@ if growth ~= 0 then
   redis.call('INCRBY', KEYS[4], growth)
 end
 remember('a' .. ARGV[4])
-redis.call('PUBLISH', channel, instance .. ' u ' .. ARGV[1])
+redis.call(publish, channel, instance .. ' u ' .. ARGV[1])
 return {'ok', int(now), current, rec[6]}
 `
 
-/** KEYS: record, live, sizes, bytes. ARGV: id, change channel, instance id. Returns 1 or 0. */
+/** KEYS: record, live, sizes, bytes. ARGV: id, change channel, instance id, publish command. Returns 1 or 0. */
 export const DELETE = `
 if redis.call('DEL', KEYS[1]) == 0 then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 local size = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0')
 redis.call('HDEL', KEYS[3], ARGV[1])
 if size ~= 0 then redis.call('DECRBY', KEYS[4], size) end
-redis.call('PUBLISH', ARGV[2], ARGV[3] .. ' d ' .. ARGV[1])
+redis.call(ARGV[4], ARGV[2], ARGV[3] .. ' d ' .. ARGV[1])
 return 1
 `
 

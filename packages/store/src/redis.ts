@@ -11,11 +11,12 @@
  * noticing.
  */
 
-import { Redis, type RedisOptions } from 'ioredis'
+import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import { StoreUnavailableError } from './errors.ts'
 import { EtagIssuer, encodeBase64Url, newRendezvousId } from './ids.ts'
 import { MAX_TRANSACTIONS_PER_RENDEZVOUS, MIN_RETRY_AFTER_MS, transactionCost } from './limits.ts'
 import { CREATE, DELETE, RECONCILE, STATS, TAKE_TOKEN, UPDATE } from './redis-scripts.ts'
+import { DEFAULT_CLUSTER_GROUPS, type Group, KeyLayout } from './redis-layout.ts'
 import { parseRedisTarget, sentinelOptions } from './redis-target.ts'
 import { Subscriptions } from './subscriptions.ts'
 import type {
@@ -51,6 +52,11 @@ export interface RedisStoreOptions extends StoreLimits {
   readonly waitReplicas?: number
   /** @default 500 */
   readonly waitTimeoutMs?: number
+  /**
+   * With `redis+cluster://`: how many slot-pinned groups the capacity books are split into (see
+   * `redis-layout.ts`); every instance must use the same number. @default 16
+   */
+  readonly clusterGroups?: number
   /** Prefix of every key and of the change channel. @default 'rz:' */
   readonly prefix?: string
   /**
@@ -83,7 +89,9 @@ interface ScriptCommands {
   rzTakeToken(key: string, capacity: number, refillPerMs: number): Promise<[number, number?]>
 }
 
-type Client = Redis & ScriptCommands
+/** One Redis, or a cluster of them: the commands the store uses are the same on both. */
+type Connection = Redis | Cluster
+type Client = Connection & ScriptCommands
 
 /** The expiry watch of one id with listeners; replaced when the id loses them and gains them again. */
 interface ExpiryWatch {
@@ -101,19 +109,18 @@ export class RedisStore implements RendezvousStore {
 
   readonly #limits: StoreLimits
   readonly #prefix: string
-  readonly #channel: string
   /**
-   * The keys every write script takes beside the record's, built once: a key built per call is a
-   * new string for the client to measure and copy each time.
+   * Where each rendezvous's keys are, and the books it is charged to, built once: a key built per
+   * call is a new string for the client to measure and copy each time.
    */
-  readonly #sharedKeys: readonly [live: string, sizes: string, bytes: string]
+  readonly #layout: KeyLayout
   /** Names this process in change messages, so it can skip its own. */
   readonly #instance = encodeBase64Url(crypto.getRandomValues(new Uint8Array(9)), 0, 9)
   readonly #etags = new EtagIssuer()
   readonly #client: Client
   /** Where write scripts go: the client itself, or with WAIT a connection of their own. */
   readonly #writer: Client
-  readonly #subscriber: Redis
+  readonly #subscriber: Connection
   readonly #subscriptions = new Subscriptions({ onFirst: (id) => this.#watchExpiry(id), onLast: (id) => this.#unwatchExpiry(id) })
   readonly #expiryWatches = new Map<string, ExpiryWatch>()
   readonly #reclaimTimer: ReturnType<typeof setInterval>
@@ -138,8 +145,6 @@ export class RedisStore implements RendezvousStore {
     this.#prefix = options.prefix ?? 'rz:'
     this.#waitReplicas = options.waitReplicas ?? 0
     this.#waitTimeoutMs = options.waitTimeoutMs ?? 500
-    this.#channel = `${this.#prefix}changes`
-    this.#sharedKeys = [`${this.#prefix}live`, `${this.#prefix}sizes`, `${this.#prefix}bytes`]
     const report = options.onConnectionEvent ?? (() => {})
     const connection: RedisOptions = {
       // Fail at once while disconnected: 503 now, not a request hung until its client gives up.
@@ -154,9 +159,41 @@ export class RedisStore implements RendezvousStore {
     // Schemes are case-insensitive, but the client looks for `rediss://` as written to turn TLS on:
     // the target carries the scheme in lower case.
     const target = parseRedisTarget(options.url)
-    const open = (extra: RedisOptions = {}): Redis =>
-      target.kind === 'single' ? new Redis(target.url, { ...connection, ...extra }) : new Redis({ ...sentinelOptions(target, options.sentinelPassword), ...connection, ...extra })
-    const withScripts = (redis: Redis): Client => {
+    this.#layout = new KeyLayout(this.#prefix, this.#limits, target.kind === 'cluster' ? { groups: options.clusterGroups ?? DEFAULT_CLUSTER_GROUPS } : null)
+    const open = (extra: RedisOptions & { shardedSubscribers?: boolean } = {}): Connection => {
+      const { shardedSubscribers, ...redisExtra } = extra
+      switch (target.kind) {
+        case 'single':
+          return new Redis(target.url, { ...connection, ...redisExtra })
+        case 'sentinel':
+          return new Redis({ ...sentinelOptions(target, options.sentinelPassword), ...connection, ...redisExtra })
+        case 'cluster': {
+          const { enableOfflineQueue, enableAutoPipelining, retryStrategy: _, ...perNode } = { ...connection, ...redisExtra }
+          return new Cluster(
+            target.nodes.map((node) => ({ host: node.host, port: node.port })),
+            {
+              redisOptions: {
+                ...perNode,
+                ...(target.username ? { username: target.username } : {}),
+                ...(target.password ? { password: target.password } : {}),
+                ...(target.tls ? { tls: {} } : {}),
+              },
+              enableOfflineQueue: enableOfflineQueue ?? false,
+              enableAutoPipelining: enableAutoPipelining ?? true,
+              clusterRetryStrategy: (attempt) => Math.min(50 * attempt, 1000),
+              // A command meeting a failover is retried a few times, then fails (503), never held long.
+              retryDelayOnFailover: 100,
+              retryDelayOnClusterDown: 100,
+              maxRedirections: 8,
+              slotsRefreshTimeout: 2000,
+              scaleReads: 'master',
+              ...(shardedSubscribers ? { shardedSubscribers: true } : {}),
+            },
+          )
+        }
+      }
+    }
+    const withScripts = (redis: Connection): Client => {
       redis.defineCommand('rzCreate', { lua: CREATE, numberOfKeys: 4 })
       redis.defineCommand('rzUpdate', { lua: UPDATE, numberOfKeys: 4 })
       redis.defineCommand('rzDelete', { lua: DELETE, numberOfKeys: 4 })
@@ -199,14 +236,22 @@ export class RedisStore implements RendezvousStore {
     // It subscribes itself on every connection rather than let the client do it: the client says
     // `ready` before its own SUBSCRIBE is confirmed, and a waiter that looked again at `ready` could
     // miss a write published in between.
+    const cluster = target.kind === 'cluster'
     this.#subscriber = open({
       enableOfflineQueue: true,
       maxRetriesPerRequest: null,
       enableAutoPipelining: false,
       autoResubscribe: false,
+      // On a cluster, each group's channel is listened to on its own shard (SSUBSCRIBE).
+      shardedSubscribers: cluster,
     })
+    const channels = this.#layout.groups.map((group) => group.channel)
     this.#subscriber.on('error', (error: Error) => report('error', `redis subscriber: ${error.message}`))
-    this.#subscriber.on('message', (_channel: string, message: string) => this.#onMessage(message))
+    this.#subscriber.on(cluster ? 'smessage' : 'message', (_channel: string, message: string) => this.#onMessage(message))
+    // A shard's subscriber lost or back (a failover): what it carried may have been missed.
+    this.#subscriber.on('+subscriber', () => {
+      for (const id of this.#subscriptions.ids()) this.#subscriptions.notify(id, 'updated')
+    })
     // Connection lost: every waiter looks again now. If Redis itself is gone the reads fail and the
     // waiters are answered (503) at once instead of at their deadline.
     this.#subscriber.on('close', () => {
@@ -214,7 +259,8 @@ export class RedisStore implements RendezvousStore {
       for (const id of this.#subscriptions.ids()) this.#subscriptions.notify(id, 'updated')
     })
     this.#subscriber.on('ready', () => {
-      this.#subscriber.subscribe(this.#channel).then(
+      // SSUBSCRIBE takes channels of one slot at a time: one call per group.
+      ;(cluster ? Promise.all(channels.map((channel) => (this.#subscriber as Cluster).ssubscribe(channel))) : this.#subscriber.subscribe(...channels)).then(
         () => {
           this.#subscribed = true
           // After an outage, any change may have been missed: now that nothing more can be, every
@@ -239,14 +285,17 @@ export class RedisStore implements RendezvousStore {
     this.#reconcileTimer = setInterval(() => {
       if (!this.available() || this.#evictionPolicy === 'noeviction' || this.#evictionPolicy === null) return
       this.#client
-        .rzReconcile(...this.#sharedKeys, `${this.#prefix}reconciling`, `${this.#prefix}r:`, Math.max(1, reconcileIntervalMs - 100))
-        .then(([outcome, dropped, before, after, unused, used]) => {
-          this.#countExpired(unused, used)
-          if (outcome === 'done' && (dropped !== 0 || before !== after)) {
-            report('warning', `Redis evicted keys: rebuilt the books from the live set (${dropped} rendezvous gone, payload bytes counted ${before} -> ${after})`)
-          }
-        })
-        .catch(() => {})
+      for (const group of this.#layout.groups) {
+        this.#client
+          .rzReconcile(...group.books, group.reconcileLock, group.recordPrefix, Math.max(1, reconcileIntervalMs - 100))
+          .then(([outcome, dropped, before, after, unused, used]) => {
+            this.#countExpired(unused, used)
+            if (outcome === 'done' && (dropped !== 0 || before !== after)) {
+              report('warning', `Redis evicted keys: rebuilt the books from the live set (${dropped} rendezvous gone, payload bytes counted ${before} -> ${after})`)
+            }
+          })
+          .catch(() => {})
+      }
     }, reconcileIntervalMs)
     ;(this.#reconcileTimer as { unref?: () => void }).unref?.()
 
@@ -270,40 +319,60 @@ export class RedisStore implements RendezvousStore {
     ;(this.#healthTimer as { unref?: () => void }).unref?.()
   }
 
+  /**
+   * Creates in the group a fresh id names; a group without room sends the create on to another
+   * (with an id of that group), so creation is refused only when no group has room for it.
+   */
   async create(write: Write): Promise<CreateResult> {
     const etag = this.#etags.next()
+    const full = new Set<number>()
+    let retryAfterMs = Number.POSITIVE_INFINITY
     for (;;) {
-      const id = newRendezvousId()
+      const id = this.#newIdOutside(full)
+      const group = this.#layout.groupOf(id)
       const reply = await this.#write(() =>
         this.#writer.rzCreateBuffer(
-          ...this.#keys(id),
+          ...this.#layout.keys(id),
           id,
           asBuffer(write.payload),
           write.contentType,
           etag,
           this.#limits.ttlMs,
-          this.#limits.maxSessions,
-          this.#limits.maxTotalBytes,
+          group.maxSessions,
+          group.maxTotalBytes,
         ),
       )
       const outcome = text(reply[0])
       this.#countExpired(reply.at(-2), reply.at(-1))
       // 128 random bits do not collide in practice; the loop makes it a certainty, not a hope.
       if (outcome === 'collision') continue
-      if (outcome === 'full') return { ok: false, reason: 'full', retryAfterMs: Math.max(MIN_RETRY_AFTER_MS, Number(text(reply[1]))) }
+      if (outcome === 'full') {
+        full.add(group.index)
+        retryAfterMs = Math.min(retryAfterMs, Number(text(reply[1])))
+        if (full.size < this.#layout.groups.length) continue
+        return { ok: false, reason: 'full', retryAfterMs: Math.max(MIN_RETRY_AFTER_MS, retryAfterMs) }
+      }
       const lastModified = Number(text(reply[1]))
       const rendezvous: Rendezvous = { id, payload: write.payload, contentType: write.contentType, etag, previousEtag: null, lastModified, expiresAt: Number(text(reply[2])) }
       return { ok: true, rendezvous }
     }
   }
 
+  /** A fresh id whose group is not among `excluded` (one group: any fresh id). */
+  #newIdOutside(excluded: ReadonlySet<number>): string {
+    for (;;) {
+      const id = newRendezvousId()
+      if (!excluded.has(this.#layout.groupOf(id).index)) return id
+    }
+  }
+
   async get(id: string): Promise<Rendezvous | null> {
-    const fields = await this.#call(() => this.#client.hmgetBuffer(this.#recordKey(id), ...RECORD_FIELDS))
+    const fields = await this.#call(() => this.#client.hmgetBuffer(this.#layout.record(id), ...RECORD_FIELDS))
     return recordOf(id, fields)
   }
 
   async exists(id: string): Promise<boolean> {
-    return (await this.#call(() => this.#client.exists(this.#recordKey(id)))) === 1
+    return (await this.#call(() => this.#client.exists(this.#layout.record(id)))) === 1
   }
 
   async update(id: string, write: ConditionalWrite): Promise<UpdateResult> {
@@ -346,7 +415,7 @@ export class RedisStore implements RendezvousStore {
   }
 
   async delete(id: string): Promise<boolean> {
-    const deleted = await this.#write(() => this.#writer.rzDelete(...this.#keys(id), id, this.#channel, this.#instance))
+    const deleted = await this.#write(() => this.#writer.rzDelete(...this.#layout.keys(id), id, this.#layout.groupOf(id).channel, this.#instance, this.#layout.publish))
     if (deleted === 1) this.#subscriptions.notify(id, 'deleted')
     return deleted === 1
   }
@@ -356,8 +425,14 @@ export class RedisStore implements RendezvousStore {
   }
 
   async stats(): Promise<StoreStats> {
-    const [sessions, payloadBytes, unused, used] = await this.#call(() => this.#client.rzStats(...this.#sharedKeys))
-    this.#countExpired(unused, used)
+    const counted = await this.#call(() => Promise.all(this.#layout.groups.map((group: Group) => this.#client.rzStats(...group.books))))
+    let sessions = 0
+    let payloadBytes = 0
+    for (const [groupSessions, groupBytes, unused, used] of counted) {
+      sessions += groupSessions
+      payloadBytes += groupBytes
+      this.#countExpired(unused, used)
+    }
     return { sessions, payloadBytes, subscribers: this.#subscriptions.count }
   }
 
@@ -416,15 +491,6 @@ export class RedisStore implements RendezvousStore {
 
   // --- Internal helpers ---
 
-  #recordKey(id: string): string {
-    return `${this.#prefix}r:${id}`
-  }
-
-  /** The four keys every write script takes, in order. */
-  #keys(id: string): [string, string, string, string] {
-    return [this.#recordKey(id), ...this.#sharedKeys]
-  }
-
   /** Runs the update script with a fresh ETag, which an applied write leaves current. */
   async #runUpdate(id: string, write: ConditionalWrite, transactionId: string): Promise<{ reply: Buffer[]; etag: string }> {
     const { ifMatch } = write
@@ -432,18 +498,19 @@ export class RedisStore implements RendezvousStore {
     const etag = this.#etags.next()
     const reply = await this.#write(() =>
       this.#writer.rzUpdateBuffer(
-        ...this.#keys(id),
+        ...this.#layout.keys(id),
         id,
         asBuffer(write.payload),
         write.contentType,
         etag,
-        this.#limits.maxTotalBytes,
+        this.#layout.groupOf(id).maxTotalBytes,
         transactionId,
         transactionId === '' ? 0 : transactionCost(transactionId),
         MAX_TRANSACTIONS_PER_RENDEZVOUS,
         ifMatch.kind,
         ...tags,
-        this.#channel,
+        this.#layout.publish,
+        this.#layout.groupOf(id).channel,
         this.#instance,
       ),
     )
@@ -512,7 +579,7 @@ export class RedisStore implements RendezvousStore {
     const watch: ExpiryWatch = { timer: undefined }
     this.#expiryWatches.set(id, watch)
     const check = () => {
-      this.#client.pttl(this.#recordKey(id)).then(
+      this.#client.pttl(this.#layout.record(id)).then(
         (left) => {
           if (this.#expiryWatches.get(id) !== watch) return
           // -2: no such key (expired, or never there); -1 cannot happen to a record.

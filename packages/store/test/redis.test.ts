@@ -7,6 +7,7 @@ import { waitForChange } from '../src/wait-for-change.ts'
 import { describeStoreConformance } from '../src/testing/conformance.ts'
 import { startTestRedis } from '../src/testing/redis-server.ts'
 import { startTestSentinels } from '../src/testing/redis-sentinel.ts'
+import { startTestCluster } from '../src/testing/redis-cluster.ts'
 import type { StoreLimits } from '../src/types.ts'
 
 const redis = await startTestRedis('RedisStore conformance and Redis-only tests')
@@ -281,3 +282,48 @@ afterAll(() => sentinels?.close())
 if (sentinels) {
   describeStoreConformance({ name: 'redis through sentinel', create: (limits) => new RedisStore({ url: sentinels.url, prefix: redis!.uniquePrefix(), ...limits }) })
 }
+
+const cluster = await startTestCluster('RedisStore conformance on a Redis Cluster')
+afterAll(() => cluster?.close())
+let clusterStores = 0
+if (cluster) {
+  // Limits too small to share among groups (a few bytes, three sessions) are tried in one group:
+  // the layout with groups is tried at sensible limits below.
+  const groupsFor = (limits: StoreLimits) => (limits.maxSessions >= 1024 && limits.maxTotalBytes >= 1 << 20 ? 16 : 1)
+  describeStoreConformance({ name: 'redis cluster', create: (limits) => new RedisStore({ url: cluster.url, prefix: `rz-cluster-${clusterStores++}:`, clusterGroups: groupsFor(limits), ...limits }) })
+  describeStoreConformance({ name: 'redis cluster, one slot', create: (limits) => new RedisStore({ url: cluster.url, prefix: `{rz-one-${clusterStores++}}:`, ...limits }) })
+}
+
+describe.skipIf(!cluster)('RedisStore on a cluster, capacity shared among 16 groups', () => {
+  it('should refuse the session after the last one allowed, whatever group it lands in, and never evict', async () => {
+    const store = new RedisStore({ url: cluster!.url, prefix: `rz-cluster-${clusterStores++}:`, ttlMs: 60_000, maxSessions: 64, maxTotalBytes: 1 << 20 })
+    try {
+      const made = await Promise.all(Array.from({ length: 64 }, () => store.create({ payload: bytes('x'), contentType: 'text/plain' })))
+      expect(made.every((m) => m.ok)).toBe(true)
+      const refused = await store.create({ payload: bytes('one too many'), contentType: 'text/plain' })
+      expect(refused).toMatchObject({ ok: false, reason: 'full' })
+      expect(await store.stats()).toMatchObject({ sessions: 64, payloadBytes: 64 })
+      for (const m of made) if (m.ok) expect(await store.get(m.rendezvous.id)).not.toBeNull()
+    } finally {
+      await store.close()
+    }
+  }, 30_000)
+
+  it('should refuse bytes only when no group has room, within one payload per group of the total', async () => {
+    const total = 16 * 1000
+    const store = new RedisStore({ url: cluster!.url, prefix: `rz-cluster-${clusterStores++}:`, ttlMs: 60_000, maxSessions: 100_000, maxTotalBytes: total })
+    try {
+      let held = 0
+      for (;;) {
+        const made = await store.create({ payload: new Uint8Array(300), contentType: 'application/octet-stream' })
+        if (!made.ok) break
+        held += 300
+      }
+      expect(held).toBeLessThanOrEqual(total)
+      expect(held).toBeGreaterThan(total - 16 * 300)
+      expect((await store.stats()).payloadBytes).toBe(held)
+    } finally {
+      await store.close()
+    }
+  }, 30_000)
+})
