@@ -45,6 +45,7 @@ describe('loadConfig', () => {
       redisWaitReplicas: 0,
       redisWaitTimeoutMs: 500,
       redisClusterGroups: 16,
+      redisHousekeepingSeconds: 1,
       redisPrefix: 'rz:',
       workers: 1,
       demo: false,

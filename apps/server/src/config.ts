@@ -92,6 +92,8 @@ export interface ServerConfig {
   readonly redisWaitTimeoutMs: number
   /** Groups the capacity books are split into on a cluster. */
   readonly redisClusterGroups: number
+  /** How often each process PINGs Redis and reclaims expired ids. */
+  readonly redisHousekeepingSeconds: number
   /** Prefix of every Redis key and channel, so deployments can share one Redis. */
   readonly redisPrefix: string
   /** Server processes sharing the port (more than one only with a shared store). */
@@ -220,6 +222,14 @@ export const SETTINGS: readonly AnySetting[] = [
       if (64 % groups !== 0) throw new Error('expected 1, 2, 4, 8, 16, 32 or 64')
       return groups
     },
+  },
+  {
+    key: 'redisHousekeepingSeconds',
+    env: 'RENDEZVOUS_REDIS_HOUSEKEEPING_SECONDS',
+    flag: '--redis-housekeeping',
+    default: '1',
+    help: 'how often each process PINGs Redis and reclaims expired ids, also when idle (2 commands per interval, and one per extra cluster group); raise it where Redis bills per command: a Redis that stops answering is noticed within this plus 2 s',
+    parse: integer(1, 300),
   },
   { key: 'redisPrefix', env: 'RENDEZVOUS_REDIS_PREFIX', flag: '--redis-prefix', default: 'rz:', help: 'prefix of every Redis key and channel, so deployments can share one Redis', parse: redisPrefix },
   { key: 'workers', env: 'RENDEZVOUS_WORKERS', flag: '--workers', default: '1', help: 'server processes sharing the port (more than 1 needs a redis:// store)', parse: integer(1, 256) },

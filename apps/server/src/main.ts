@@ -176,6 +176,8 @@ async function openStore(config: ServerConfig, logger: Logger): Promise<Rendezvo
     waitReplicas: config.redisWaitReplicas,
     waitTimeoutMs: config.redisWaitTimeoutMs,
     clusterGroups: config.redisClusterGroups,
+    healthIntervalMs: config.redisHousekeepingSeconds * 1000,
+    reclaimIntervalMs: config.redisHousekeepingSeconds * 1000,
     prefix: config.redisPrefix,
     onConnectionEvent(event, detail) {
       // A reconnect loop reports every attempt; one line every few seconds says enough.

@@ -40,6 +40,11 @@ describe.skipIf(!cluster)('two instances on a Redis Cluster', () => {
     ;[one, two] = await Promise.all([instance(prefix), instance(prefix)])
   }, 30_000)
 
+  it('should say it runs on a cluster in _rendezvous/info', async () => {
+    const info = (await (await fetch(`${one.base}_rendezvous/info`)).json()) as Record<string, unknown>
+    expect(info).toMatchObject({ store: 'redis', store_topology: 'cluster', store_eviction_policy: 'noeviction' })
+  })
+
   it('should complete every dialect with the two devices on different instances', async () => {
     expect(await exchangeOnEveryDialect({ origin: one.origin, joinOrigin: two.origin })).toHaveLength(7)
     expect(await exchangeOnEveryDialect({ origin: two.origin, joinOrigin: one.origin })).toHaveLength(7)

@@ -53,6 +53,7 @@ describe.skipIf(!lru || !safe)('a Redis that may evict', () => {
     try {
       const info = (await (await fetch(`${server.base}_rendezvous/info`)).json()) as Record<string, unknown>
       expect(info['store_eviction_policy']).toBe('noeviction')
+      expect(info['store_topology']).toBe('single')
       const results = await runChecks({ url: server.base, fullWait: false })
       expect(results.find((r) => r.id === 'store-eviction')?.status).toBe('pass')
     } finally {

@@ -85,7 +85,12 @@ describe('deploy/grafana/rendezvous.json', () => {
         RENDEZVOUS_METRICS_LISTEN,
       })
       const log = logLines(child.stderr)
-      await log.until((all) => all.filter((l) => l['msg'] === 'listening').length === 2)
+      try {
+        await log.until((all) => all.filter((l) => l['msg'] === 'listening').length === 2)
+      } catch (error) {
+        child.kill('SIGKILL')
+        throw error
+      }
       for (let i = 0; i < 300 && (await fetch(`http://127.0.0.1:${apiPort}/ready`).catch(() => null))?.status !== 200; i++) await sleep(10)
       return child
     }
@@ -97,8 +102,9 @@ describe('deploy/grafana/rendezvous.json', () => {
       [PROMETHEUS!, `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${prometheusPort}`, '--log.level=warn'],
       { stdout: 'ignore', stderr: 'pipe' },
     )
-    let group = await startGroup()
+    let group: Awaited<ReturnType<typeof startGroup>> | null = null
     try {
+      group = await startGroup()
       const api = `http://127.0.0.1:${prometheusPort}/api/v1`
       for (let i = 0; i < 300 && (await fetch(`http://127.0.0.1:${prometheusPort}/-/ready`).catch(() => null))?.status !== 200; i++) await sleep(50)
       const base = `http://127.0.0.1:${apiPort}/`
@@ -152,7 +158,7 @@ describe('deploy/grafana/rendezvous.json', () => {
       const rules = (await (await fetch(`${api}/rules`)).json()) as { data: { groups: { rules: { health: string }[] }[] } }
       expect(rules.data.groups[0]!.rules.every((rule) => rule.health === 'ok')).toBe(true)
     } finally {
-      group.kill('SIGKILL')
+      group?.kill('SIGKILL')
       prometheus.kill('SIGTERM')
       await prometheus.exited
       rmSync(dir, { recursive: true, force: true })

@@ -61,6 +61,8 @@ export const ServerInfo = Type.Object(
      * not say, null for the memory store or before Redis answered. Absent before 0.3.0.
      */
     store_eviction_policy: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    /** With Redis: `single`, `sentinel` or `cluster`; null for the memory store. Absent before 0.3.0. */
+    store_topology: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   },
   { additionalProperties: false },
 )

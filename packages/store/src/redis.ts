@@ -65,8 +65,17 @@ export interface RedisStoreOptions extends StoreLimits {
    * for a timer per command. @default 2000
    */
   readonly healthTimeoutMs?: number
-  /** How often expired ids are reclaimed from the bookkeeping, in milliseconds. @default 1000 */
+  /**
+   * How often expired ids are reclaimed from the bookkeeping, in milliseconds: one script per group
+   * per interval, also when idle (creates reclaim too, so a longer interval only leaves the byte
+   * count to fall later). @default 1000
+   */
   readonly reclaimIntervalMs?: number
+  /**
+   * How often Redis is asked whether it still answers (a PING), in milliseconds; a Redis that stops
+   * answering is noticed within this plus `healthTimeoutMs`. @default 1000
+   */
+  readonly healthIntervalMs?: number
   /**
    * Where Redis may evict keys (a `maxmemory-policy` other than `noeviction`), how often the books
    * (live set, sizes, byte count) are rebuilt from the records still there. @default 30000
@@ -106,6 +115,7 @@ const FIRST_CONNECTION_WAIT_MS = 2000
 
 export class RedisStore implements RendezvousStore {
   readonly name = 'redis'
+  readonly topology: 'single' | 'sentinel' | 'cluster'
 
   readonly #limits: StoreLimits
   readonly #prefix: string
@@ -159,6 +169,7 @@ export class RedisStore implements RendezvousStore {
     // Schemes are case-insensitive, but the client looks for `rediss://` as written to turn TLS on:
     // the target carries the scheme in lower case.
     const target = parseRedisTarget(options.url)
+    this.topology = target.kind
     this.#layout = new KeyLayout(this.#prefix, this.#limits, target.kind === 'cluster' ? { groups: options.clusterGroups ?? DEFAULT_CLUSTER_GROUPS } : null)
     const open = (extra: RedisOptions & { shardedSubscribers?: boolean } = {}): Connection => {
       const { shardedSubscribers, ...redisExtra } = extra
@@ -315,7 +326,7 @@ export class RedisStore implements RendezvousStore {
       ).finally(() => {
         checking = false
       })
-    }, HEALTH_INTERVAL_MS)
+    }, options.healthIntervalMs ?? HEALTH_INTERVAL_MS)
     ;(this.#healthTimer as { unref?: () => void }).unref?.()
   }
 

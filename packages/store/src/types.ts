@@ -117,6 +117,9 @@ export interface RendezvousStore {
   /** Short backend name for logs and metrics, e.g. `memory`. */
   readonly name: string
 
+  /** How the backend is deployed, where it has a choice: `single`, `sentinel` or `cluster` for Redis. */
+  readonly topology?: string
+
   /** Creates a rendezvous holding `write`, unless the store is full. */
   create(write: Write): Promise<CreateResult>
 

@@ -141,7 +141,7 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
     const info = parseJson(infoAnswer.text) as ServerInfo
     maxBytes = info.max_bytes
     maxWait = info.max_wait_seconds
-    pass('info', 'server info', `rendezvous ${info.version}, store ${info.store}, max_bytes ${info.max_bytes}, long-poll up to ${info.max_wait_seconds} s, ttl ${info.ttl_seconds} s, create auth ${info.create_auth}`)
+    pass('info', 'server info', `rendezvous ${info.version}, store ${info.store}${info.store_topology ? ` (${info.store_topology})` : ''}, max_bytes ${info.max_bytes}, long-poll up to ${info.max_wait_seconds} s, ttl ${info.ttl_seconds} s, create auth ${info.create_auth}`)
     const policy = info.store_eviction_policy
     if (info.store === 'redis' && policy !== undefined) {
       const title = 'Redis keeps live rendezvous'
