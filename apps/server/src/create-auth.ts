@@ -14,7 +14,7 @@ import type { Logger } from './log.ts'
 import { type RateLimiter, limiterFor } from './rate-limit.ts'
 import { errorResponse } from './responses.ts'
 
-/** The dialects that create rendezvous (contract section 10). */
+/** The dialects that create rendezvous (docs/protocol.md#matrix-dialects). */
 export type CreateDialect = 'seed' | 'msc3886' | 'msc4108' | 'msc4388'
 
 /** What a token verifier says of one token. */

@@ -157,7 +157,7 @@ export interface ErrorOptions {
   readonly errcodes?: ErrcodeNames
 }
 
-/** A JSON error `{ errcode, error }` with the status of its kind (contract section 5). */
+/** A JSON error `{ errcode, error }` with the status of its kind (docs/protocol.md#errors). */
 export function errorResponse(kind: ErrorKind, options: ErrorOptions = {}): Response {
   const headers = options.rendezvous ? rendezvousHeaders(options.rendezvous) : commonHeaders()
   if (options.retryAfterMs !== undefined) headers.set(Header.retryAfter, String(Math.ceil(options.retryAfterMs / 1000)))

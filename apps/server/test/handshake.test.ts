@@ -8,7 +8,7 @@ beforeAll(async () => {
 })
 afterAll(() => server.close())
 
-/** Headers the contract puts on every response about a live rendezvous (section 3). */
+/** Headers docs/protocol.md#headers puts on every response about a live rendezvous. */
 function expectLiveHeaders(response: Response): void {
   expect(response.headers.get('etag')).toMatch(/^"[\x21\x23-\x7e]{1,62}"$/)
   expect(parseHttpDate(response.headers.get('expires') ?? '')).not.toBeNull()

@@ -1,5 +1,5 @@
 /**
- * A retried PUT is not a conflict (contract section 4; RFC 9110 section 13.1.1): proxies and HTTP
+ * A retried PUT is not a conflict (docs/protocol.md#conditional-requests; RFC 9110 section 13.1.1): proxies and HTTP
  * stacks repeat a PUT whose answer was lost, carrying the old If-Match. When the change it asks for
  * is already the current state, the retry is answered 202 with the current ETag and changes
  * nothing; any other failed condition is still 412. On every ETag dialect's sessions.

@@ -1,5 +1,5 @@
 /**
- * Several server processes on one Redis behave as one server (contract section 9): every dialect's
+ * Several server processes on one Redis behave as one server (docs/protocol.md#operations): every dialect's
  * exchange with device A on one instance and device B on the other, long-polls woken across
  * instances, compare-and-swap and capacity global, an instance killed mid-exchange, expiry with no
  * instance running, Redis stopped and restarted under traffic, and `RENDEZVOUS_WORKERS`.

@@ -1,5 +1,5 @@
 /**
- * Shutdown of the real process (contract section 9): on SIGTERM `/ready` answers 503 at once, held
+ * Shutdown of the real process (docs/protocol.md#operations): on SIGTERM `/ready` answers 503 at once, held
  * long-polls are answered, the server keeps serving for the drain period with `Connection: close`
  * on every answer, then stops listening and exits. A rolling restart behind a proxy loses nothing.
  */

@@ -1,5 +1,5 @@
 /**
- * @module Defaults of the contract. The server's configuration starts from these values; clients
+ * @module Defaults of docs/protocol.md. The server's configuration starts from these values; clients
  * may rely on them when a deployment does not say otherwise.
  */
 

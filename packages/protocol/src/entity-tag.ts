@@ -23,7 +23,7 @@ export type ParsedCondition =
   | { readonly ok: true; readonly condition: EntityTagCondition }
   | { readonly ok: false; readonly error: string }
 
-/** The longest entity-tag we issue, quotes included (the contract caps it at 64). */
+/** The longest entity-tag we issue, quotes included (docs/protocol.md#the-resource caps it at 64). */
 export const MAX_ETAG_LENGTH = 64
 
 const ANY: EntityTagCondition = { kind: 'any' }

@@ -1,6 +1,6 @@
 /**
  * @module The closed set of errors the server answers with, and the one table that maps each to
- * its HTTP status and Matrix `errcode` (contract section 5).
+ * its HTTP status and Matrix `errcode` (docs/protocol.md#errors).
  */
 
 import type { ErrorBody } from './schemas.ts'

@@ -1,5 +1,5 @@
 /**
- * @module Header names and the fixed header values of the contract (sections 3 and 7).
+ * @module Header names and the fixed header values of docs/protocol.md#headers and #cors.
  */
 
 export const Header = {

@@ -1,13 +1,13 @@
 /**
  * @module The MSC4388 dialect: JSON bodies instead of raw payloads, sequence tokens instead of
- * ETags. Served on the same store as the root dialect (contract section 10 D).
+ * ETags. Served on the same store as the root dialect (docs/protocol.md#matrix-dialects).
  */
 
 import { Type, type Static } from '@sinclair/typebox'
 
 /** Where MSC4388 lives: the stable path and the unstable prefix clients used before it. */
 export const MSC4388_PATHS = ['/_matrix/client/v1/rendezvous', '/_matrix/client/unstable/io.element.msc4388/rendezvous'] as const
-/** The create endpoints of the two earlier Matrix dialects (contract section 10 B and C). */
+/** The create endpoints of the two earlier Matrix dialects (docs/protocol.md#matrix-dialects). */
 export const MSC3886_PATH = '/_matrix/client/unstable/org.matrix.msc3886/rendezvous'
 export const MSC4108_PATH = '/_matrix/client/unstable/org.matrix.msc4108/rendezvous'
 

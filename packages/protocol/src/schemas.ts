@@ -25,7 +25,7 @@ export const CreateResponse = Type.Object(
 )
 export type CreateResponse = Static<typeof CreateResponse>
 
-/** `201 Created` body of the MSC4108 create (contract section 10 C). */
+/** `201 Created` body of the MSC4108 create (docs/protocol.md#matrix-dialects). */
 export const Msc4108CreateResponse = Type.Object({ url: Type.String({ pattern: '^https?://' }) }, { additionalProperties: false })
 export type Msc4108CreateResponse = Static<typeof Msc4108CreateResponse>
 

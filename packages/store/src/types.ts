@@ -1,5 +1,5 @@
 /**
- * @module The storage contract. Every store (memory today, Redis later) implements
+ * @module The storage contract. Every store (memory, Redis) implements
  * `RendezvousStore` and passes the shared conformance suite in `testing/conformance.ts`.
  *
  * Expected outcomes (unknown id, ETag mismatch, store full) are return values; only faults throw,

@@ -1,5 +1,5 @@
 /**
- * @module MSC3886 final (contract section 10 B): `POST` on its Matrix path answers `201 Created`
+ * @module MSC3886 final (docs/protocol.md#matrix-dialects): `POST` on its Matrix path answers `201 Created`
  * with an empty body and the session's absolute URL in `Location`. Sessions are the root dialect's
  * `/<id>`. Spoken by matrix-js-sdk 21.1.0-34.9.0 (`MSC3886SimpleHttpRendezvousTransport`) and
  * Element iOS.

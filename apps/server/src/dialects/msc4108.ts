@@ -1,5 +1,5 @@
 /**
- * @module MSC4108 (2024, contract section 10 C): `POST` on its Matrix path answers `201 Created`
+ * @module MSC4108 (2024, docs/protocol.md#matrix-dialects): `POST` on its Matrix path answers `201 Created`
  * with JSON `{"url"}`. Sessions are the root dialect's `/<id>`. Spoken by matrix-js-sdk >= 33.1.0
  * (`MSC4108RendezvousSession`), matrix-rust-sdk / Element X, and Synapse's delegation.
  */

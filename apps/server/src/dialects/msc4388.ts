@@ -1,5 +1,5 @@
 /**
- * @module MSC4388 (contract section 10 D): JSON bodies and sequence tokens over the same store as the
+ * @module MSC4388 (docs/protocol.md#matrix-dialects): JSON bodies and sequence tokens over the same store as the
  * ETag dialects, under its stable path and its unstable one (which sends the MSC's unstable error
  * codes). A sequence token is our ETag without its quotes, so compare-and-swap, the exact-retry
  * rule, expiry and capacity are the store's.

@@ -1,5 +1,5 @@
 /**
- * @module The root dialect (contract sections 2, 4 and 8): the seed draft's `POST /` and the
+ * @module The root dialect (docs/protocol.md#root-dialect, #conditional-requests and #long-poll-extension): the seed draft's `POST /` and the
  * `/<id>` endpoints every ETag dialect's session URL points at, with conditional requests and the
  * long-poll extension.
  */
@@ -61,7 +61,7 @@ export function rootDialect(context: DialectContext) {
 
   /**
    * Holds a GET whose tag is current until the rendezvous changes, goes, or `seconds` pass
-   * (contract section 8). The deadline bounds the wait even if a client's disconnect goes unnoticed.
+   * (docs/protocol.md#long-poll-extension). The deadline bounds the wait even if a client's disconnect goes unnoticed.
    * It keeps the id, not the record, through the wait: a record read from Redis is a copy of its
    * payload, which thousands of held requests would otherwise keep alive.
    */
