@@ -86,24 +86,24 @@ function fmt(value: number | undefined): string {
 
 /** A single self-contained page: no scripts, no external resources, plots as inline SVG. */
 export function htmlReport(report: BenchReport): string {
-  const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!)
+  const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!)
   const rows = (entries: [string, unknown][]) =>
-    entries.map(([k, v]) => `<tr><th>${escape(k)}</th><td>${escape(typeof v === 'number' ? formatNumber(v) : JSON.stringify(v))}</td></tr>`).join('')
+    entries.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(typeof v === 'number' ? formatNumber(v) : JSON.stringify(v))}</td></tr>`).join('')
   const latencyRows = Object.entries(report.result.latencyUs)
-    .map(([op, s]) => `<tr><th>${escape(op)}</th>${[s.count, s.p50, s.p90, s.p99, s.p999, s.max].map((v, i) => `<td>${i === 0 ? v : ms(v)}</td>`).join('')}</tr>`)
+    .map(([op, s]) => `<tr><th>${escapeHtml(op)}</th>${[s.count, s.p50, s.p90, s.p99, s.p999, s.max].map((v, i) => `<td>${i === 0 ? v : ms(v)}</td>`).join('')}</tr>`)
     .join('')
   const histograms = Object.entries(report.result.histograms)
-    .map(([op, buckets]) => `<figure><figcaption>${escape(op)}: latency distribution (ms, log scale)</figcaption>${histogramSvg(buckets)}</figure>`)
+    .map(([op, buckets]) => `<figure><figcaption>${escapeHtml(op)}: latency distribution (ms, log scale)</figcaption>${histogramSvg(buckets)}</figure>`)
     .join('')
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>rendezvous bench: ${escape(report.scenario)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>rendezvous bench: ${escapeHtml(report.scenario)}</title>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:960px;color:#222}
 table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{text-align:left;background:#f4f4f4}
 figure{margin:1.5em 0}figcaption{font-weight:600;margin-bottom:.3em}svg{background:#fafafa;border:1px solid #ddd}
 </style></head><body>
-<h1>rendezvous bench: ${escape(report.scenario)}</h1>
-<p>${escape(report.machine.date)} on ${escape(report.machine.cpuModel)} (${report.machine.cores} cores), Bun ${escape(report.machine.bun)}</p>
+<h1>rendezvous bench: ${escapeHtml(report.scenario)}</h1>
+<p>${escapeHtml(report.machine.date)} on ${escapeHtml(report.machine.cpuModel)} (${report.machine.cores} cores), Bun ${escapeHtml(report.machine.bun)}</p>
 <h2>Figures</h2><table>${rows(Object.entries(report.figures))}</table>
 <h2>Latency (ms)</h2><table><tr><th>operation</th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>${latencyRows}</table>
 <h2>Throughput over time</h2><figure><figcaption>completed per second</figcaption>${lineSvg(report.result.completedPerSecond)}</figure>

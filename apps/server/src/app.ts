@@ -7,7 +7,7 @@
  * CORS preflights and unknown methods the same way and passes the same guard (`guard.ts`).
  */
 
-import { type HealthResponse, Header } from '@rendezvous/protocol'
+import type { HealthResponse, } from '@rendezvous/protocol'
 import type { RendezvousStore } from '@rendezvous/store'
 import { Elysia } from 'elysia'
 import { BodyDeadlines } from './body.ts'

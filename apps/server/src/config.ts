@@ -430,7 +430,7 @@ function host(raw: string): string {
 
 function metricsListen(raw: string): MetricsListen {
   if (raw === 'off') return { kind: 'off' }
-  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(raw)
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(raw)
   const port = Number(match?.[3])
   if (!match || port > 65_535) throw new Error('must be host:port (e.g. 127.0.0.1:9108, 0.0.0.0:9108, [::1]:9108) or off')
   return { kind: 'listen', host: match[1] ?? match[2]!, port }

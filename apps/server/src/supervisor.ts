@@ -234,7 +234,10 @@ export function supervise({ workers, port, stopTimeoutMs, logger, flush, metrics
     metrics?.stop()
     logger.log('info', 'stopping workers', { reason, workers: running.size })
     for (const worker of running.values()) worker.process.kill('SIGTERM')
-    if (running.size === 0) return exit()
+    if (running.size === 0) {
+      exit()
+      return
+    }
     // A worker that cannot finish its shutdown (stopped, stuck) must not hold the supervisor forever.
     setTimeout(() => {
       logger.log('warn', 'workers still running after their shutdown time; killing them', { workers: running.size })

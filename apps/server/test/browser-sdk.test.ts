@@ -100,7 +100,8 @@ describe.skipIf(!CHROMIUM)('Matrix clients in Chromium, cross-origin', () => {
     const { tab, close } = await clientPage()
     try {
       const outcome = await tab.evaluate(async (homeserverUrl) => {
-        const { createClient, MSC3886SimpleHttpRendezvousTransport: Transport } = (globalThis as any).sdk // reason: the bundle's globals are untyped in the page
+        // biome-ignore lint/suspicious/noExplicitAny: the bundle's globals are untyped in the page
+        const { createClient, MSC3886SimpleHttpRendezvousTransport: Transport } = (globalThis as any).sdk
         const client = createClient({ baseUrl: homeserverUrl })
         const failures: string[] = []
         const a = new Transport({ client, onFailure: (r: string) => failures.push(`a:${r}`) })
@@ -131,7 +132,8 @@ describe.skipIf(!CHROMIUM)('Matrix clients in Chromium, cross-origin', () => {
     const { tab, close } = await clientPage()
     try {
       const outcome = await tab.evaluate(async (homeserverUrl) => {
-        const { createClient, MSC4108RendezvousSession: Session } = (globalThis as any).sdk // reason: the bundle's globals are untyped in the page
+        // biome-ignore lint/suspicious/noExplicitAny: the bundle's globals are untyped in the page
+        const { createClient, MSC4108RendezvousSession: Session } = (globalThis as any).sdk
         const client = createClient({ baseUrl: homeserverUrl })
         const failures: string[] = []
         const a = new Session({ client, onFailure: (r: string) => failures.push(`a:${r}`) })
@@ -164,7 +166,8 @@ describe.skipIf(!CHROMIUM)('Matrix clients in Chromium, cross-origin', () => {
           const json = { 'content-type': 'application/json' }
           const call = async (path: string, init: RequestInit = {}) => {
             const response = await fetch(`${base}${path}`, init)
-            return { status: response.status, body: (await response.json()) as Record<string, any> } // reason: bodies are checked by the test
+            // biome-ignore lint/suspicious/noExplicitAny: bodies are checked by the test
+            return { status: response.status, body: (await response.json()) as Record<string, any> }
           }
           const discovery = await call('', { headers: { authorization: `Bearer ${token}` } })
           const created = await call('', { method: 'POST', headers: { ...json, authorization: `Bearer ${token}` }, body: JSON.stringify({ data: 'A: hello' }) })

@@ -53,7 +53,7 @@ describe('the doctor stays on the origins it was given', () => {
       const metrics = await server.metrics()
       expect(metrics).toMatch(/^rendezvous_live 0$/m)
     } finally {
-      server.close()
+      await server.close()
     }
   }, 30_000)
 
@@ -81,7 +81,7 @@ describe('the doctor stays on the origins it was given', () => {
       expect(other.seen).toEqual([])
     } finally {
       void front.stop(true)
-      server.close()
+      await server.close()
     }
   }, 30_000)
 })

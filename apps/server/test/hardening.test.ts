@@ -139,7 +139,10 @@ describe('floods', () => {
       const statuses = new Map<number, number>()
       for (let batch = 0; batch < 20; batch++) {
         const responses = await Promise.all(
-          Array.from({ length: 100 }, () => fetch(server.base, { method: 'POST', body: 'flood' }).then(async (r) => (await r.arrayBuffer(), r.status))),
+          Array.from({ length: 100 }, () => fetch(server.base, { method: 'POST', body: 'flood' }).then(async (r) => {
+            await r.arrayBuffer()
+            return r.status
+          })),
         )
         for (const status of responses) statuses.set(status, (statuses.get(status) ?? 0) + 1)
       }

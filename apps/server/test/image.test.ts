@@ -162,7 +162,7 @@ describe.skipIf(!APT)('npm run image', () => {
         expect(service.image, name).toBe(IMAGE)
         expect(service).toMatchObject({ read_only: true, cap_drop: ['ALL'], tmpfs: ['/tmp'] })
         for (const variable of Object.keys(service.environment ?? {})) expect(known.has(variable), variable).toBe(true)
-        expect(Number.parseInt(service.stop_grace_period ?? '0')).toBeGreaterThan(5 + 10 + 2)
+        expect(Number.parseInt(service.stop_grace_period ?? '0', 10)).toBeGreaterThan(5 + 10 + 2)
       }
       if (runs('podman-compose', ['version'])) {
         // podman-compose 1.0 has no `config`; a dry run parses the file and prints what it would run.

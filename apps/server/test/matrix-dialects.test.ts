@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { staticTokens } from '../src/create-auth.ts'
 import { type TestServer, startServer } from './harness.ts'
 
 let server: TestServer

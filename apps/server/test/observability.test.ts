@@ -62,6 +62,7 @@ describe('deploy/grafana/rendezvous.json', () => {
     expect(dashboard.__inputs).toEqual([expect.objectContaining({ name: 'DS_PROMETHEUS', type: 'datasource', pluginId: 'prometheus' })])
     expect(dashboard.templating.list.map((v) => v.name)).toEqual(['job', 'instance'])
     for (const panel of queryPanels) {
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's input placeholder, taken literally
       expect(panel.datasource?.uid, panel.title).toBe('${DS_PROMETHEUS}')
       expect(panel.targets?.length, panel.title).toBeGreaterThan(0)
       for (const target of panel.targets!) expect(target.expr, panel.title).toContain('instance=~"$instance"')

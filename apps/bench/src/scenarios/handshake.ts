@@ -104,12 +104,12 @@ export async function runHandshakes(bases: readonly URL[], options: HandshakeOpt
     const b: Device = { etag: '', pool: poolsB[instanceB]!, prefix: prefixOf(bases[instanceB]!) }
 
     const created = await recorder.send(a.pool, 'create', { method: 'POST', path: a.prefix, body: messagePayload(message(0), options.payloadBytes), headers: { 'content-type': 'application/octet-stream' } }, [200])
-    if (!created || created.status !== 200) return
+    if (created?.status !== 200) return
     const { id } = JSON.parse(new TextDecoder().decode(created.body)) as { id: string }
     a.etag = created.header('etag') ?? ''
 
     const first = await recorder.send(b.pool, 'read', { method: 'GET', path: `${b.prefix}${id}` }, [200])
-    if (!first || first.status !== 200 || !verify(first, message(0))) return
+    if (first?.status !== 200 || !verify(first, message(0))) return
     b.etag = first.header('etag') ?? ''
 
     for (let round = 0; round < options.messages; round++) {

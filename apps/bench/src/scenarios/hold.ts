@@ -64,7 +64,7 @@ export async function runHold(bases: readonly URL[], options: HoldOptions, serve
   const writtenAt = new Float64Array(options.waiters)
   const woken = sessions.map(async ({ id, etag }, i) => {
     const response = await recorder.send(waiterPool, 'long-poll', { method: 'GET', path: `${prefix}${id}`, headers: { 'if-none-match': etag, prefer: `wait=${options.waitSeconds}` } }, [200])
-    if (!response || response.status !== 200) return
+    if (response?.status !== 200) return
     recorder.latency('write-to-wake', (performance.now() - writtenAt[i]!) * 1000)
     const mismatch = checkMessage({ pair: i, handshake: 0, seq: 1 }, options.payloadBytes, response.body)
     if (mismatch) recorder.error(`message ${mismatch}`)
