@@ -40,8 +40,20 @@ interface Architecture {
 }
 
 const ARCHITECTURES: Record<'amd64' | 'arm64', Architecture> = {
-  amd64: { oci: 'amd64', bunTarget: 'bun-linux-x64', triplet: 'x86_64-linux-gnu', loaderPath: 'lib64/ld-linux-x86-64.so.2', loaderTarget: '/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2' },
-  arm64: { oci: 'arm64', bunTarget: 'bun-linux-arm64', triplet: 'aarch64-linux-gnu', loaderPath: 'lib/ld-linux-aarch64.so.1', loaderTarget: 'aarch64-linux-gnu/ld-linux-aarch64.so.1' },
+  amd64: {
+    oci: 'amd64',
+    bunTarget: 'bun-linux-x64',
+    triplet: 'x86_64-linux-gnu',
+    loaderPath: 'lib64/ld-linux-x86-64.so.2',
+    loaderTarget: '/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2',
+  },
+  arm64: {
+    oci: 'arm64',
+    bunTarget: 'bun-linux-arm64',
+    triplet: 'aarch64-linux-gnu',
+    loaderPath: 'lib/ld-linux-aarch64.so.1',
+    loaderTarget: 'aarch64-linux-gnu/ld-linux-aarch64.so.1',
+  },
 }
 /** What the executable links against (`ldd`), besides the loader. */
 const LIBRARIES = ['libc.so.6', 'libm.so.6', 'libpthread.so.0', 'libdl.so.2']
@@ -71,7 +83,10 @@ function compile(arch: Architecture): Uint8Array {
   const dir = join(DIST, 'image', arch.oci)
   mkdirSync(dir, { recursive: true })
   const outfile = join(dir, 'rendezvous')
-  execFileSync(process.execPath, ['build', '--compile', '--minify', `--target=${arch.bunTarget}`, 'apps/server/src/main.ts', '--outfile', outfile], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
+  execFileSync(process.execPath, ['build', '--compile', '--minify', `--target=${arch.bunTarget}`, 'apps/server/src/main.ts', '--outfile', outfile], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
   return readFileSync(outfile)
 }
 
@@ -83,7 +98,10 @@ function debianPackage(name: string, arch: string): string {
   const cache = join(DIST, 'image', 'debs')
   mkdirSync(cache, { recursive: true })
   const printed = spawnSync('apt-get', ['download', '--print-uris', name], { encoding: 'utf8' })
-  const line = printed.stdout.trim().split('\n').find((l) => l.startsWith("'"))
+  const line = printed.stdout
+    .trim()
+    .split('\n')
+    .find((l) => l.startsWith("'"))
   if (printed.status !== 0 || !line) throw new Error(`apt-get cannot name the ${name} package (run apt-get update first): ${printed.stderr.trim()}`)
   const [quotedUri, file, , checksum] = line.split(' ')
   const hostArch = execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim()
@@ -129,7 +147,9 @@ function rootfsEntries(arch: Architecture, executable: Uint8Array): TarEntry[] {
       { kind: 'file', path: 'etc/ssl/certs/ca-certificates.crt', mode: 0o644, data: text(bundle) },
       { kind: 'directory', path: 'lib', mode: 0o755 },
       { kind: 'directory', path: `lib/${arch.triplet}`, mode: 0o755 },
-      ...[arch.loaderTarget.split('/').pop()!, ...LIBRARIES].map((name): TarEntry => ({ kind: 'file', path: `lib/${arch.triplet}/${name}`, mode: 0o755, data: readFileSync(join(libc, 'lib', arch.triplet, name)) })),
+      ...[arch.loaderTarget.split('/').pop()!, ...LIBRARIES].map(
+        (name): TarEntry => ({ kind: 'file', path: `lib/${arch.triplet}/${name}`, mode: 0o755, data: readFileSync(join(libc, 'lib', arch.triplet, name)) }),
+      ),
       ...(arch.loaderPath.startsWith('lib64/') ? [{ kind: 'directory', path: 'lib64', mode: 0o755 } as TarEntry] : []),
       { kind: 'symlink', path: arch.loaderPath, target: arch.loaderTarget },
       { kind: 'directory', path: 'tmp', mode: 0o1777 },
@@ -257,7 +277,12 @@ function buildImage(architectures: readonly Architecture[]): BuiltImage {
     jsonBlob({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.index.v1+json',
-      manifests: manifests.map((m) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: m.digest, size: m.size, platform: { architecture: m.arch.oci, os: 'linux' } })),
+      manifests: manifests.map((m) => ({
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: m.digest,
+        size: m.size,
+        platform: { architecture: m.arch.oci, os: 'linux' },
+      })),
       annotations: labels(created, revision),
     }),
   )
@@ -277,7 +302,9 @@ function buildImage(architectures: readonly Architecture[]): BuiltImage {
   const entries: TarEntry[] = [
     { kind: 'directory', path: 'blobs', mode: 0o755 },
     { kind: 'directory', path: 'blobs/sha256', mode: 0o755 },
-    ...[...blobs.values()].sort((a, b) => (a.digest < b.digest ? -1 : 1)).map((blob): TarEntry => ({ kind: 'file', path: `blobs/sha256/${blob.digest.slice(7)}`, mode: 0o644, data: blob.data })),
+    ...[...blobs.values()]
+      .sort((a, b) => (a.digest < b.digest ? -1 : 1))
+      .map((blob): TarEntry => ({ kind: 'file', path: `blobs/sha256/${blob.digest.slice(7)}`, mode: 0o644, data: blob.data })),
     { kind: 'file', path: 'index.json', mode: 0o644, data: text(JSON.stringify(index)) },
     { kind: 'file', path: 'oci-layout', mode: 0o644, data: text(JSON.stringify({ imageLayoutVersion: '1.0.0' })) },
   ]
@@ -316,7 +343,13 @@ if (import.meta.main) {
     const image = buildImage(architectures ?? [ARCHITECTURES.amd64, ARCHITECTURES.arm64])
     console.log(
       JSON.stringify(
-        { archive: image.archive.replace(`${ROOT}/`, ''), digest: image.digest, manifests: image.manifests, archive_bytes: image.bytes, seconds: Math.round((performance.now() - started) / 100) / 10 },
+        {
+          archive: image.archive.replace(`${ROOT}/`, ''),
+          digest: image.digest,
+          manifests: image.manifests,
+          archive_bytes: image.bytes,
+          seconds: Math.round((performance.now() - started) / 100) / 10,
+        },
         null,
         2,
       ),

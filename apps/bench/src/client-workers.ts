@@ -88,7 +88,14 @@ export async function runClientWorker(): Promise<void> {
   if (!spec) throw new Error(`${CLIENT_WORKER_COMMAND} is started by the bench itself`)
   const options = { operation: spec.operation, connections: spec.connections, payloadBytes: spec.payloadBytes }
   const prepared = new Map<string, PreparedOps>()
-  for (const side of spec.sides) prepared.set(side.name, await prepareOps(side.urls.map((u) => new URL(u)), { ...options, ceiling: side.comparison }))
+  for (const side of spec.sides)
+    prepared.set(
+      side.name,
+      await prepareOps(
+        side.urls.map((u) => new URL(u)),
+        { ...options, ceiling: side.comparison },
+      ),
+    )
   process.stdout.write('ready\n')
   for await (const line of readLinesOf(Bun.stdin.stream())) {
     const space = line.lastIndexOf(' ')

@@ -66,11 +66,17 @@ async function main(argv: string[]): Promise<number> {
   const instances = intOption(args, 'instances', 1, 1)
   if (instances > 1 && storeName !== 'redis') throw new Error('--instances above 1 needs --store redis (instances share state only through Redis)')
   const target = spawned
-    ? await spawnServer({ serverArgs, cpu: pin ? SERVER_CPU : null, instances, store: storeName === 'redis' ? { kind: 'redis', url: redisUrl } : { kind: 'memory' } })
+    ? await spawnServer({
+        serverArgs,
+        cpu: pin ? SERVER_CPU : null,
+        instances,
+        store: storeName === 'redis' ? { kind: 'redis', url: redisUrl } : { kind: 'memory' },
+      })
     : existingTarget(stringOption(args, 'url')!, args.switches.has('allow-remote'))
   try {
     const report = await runScenario(args, target, { serverArgs, pin, store: storeName, instances })
-    if (target.processes.length > 0) report.figures['server rss (MiB, all instances)'] = round(target.processes.reduce((sum, p) => sum + p.rssBytes(), 0) / 2 ** 20)
+    if (target.processes.length > 0)
+      report.figures['server rss (MiB, all instances)'] = round(target.processes.reduce((sum, p) => sum + p.rssBytes(), 0) / 2 ** 20)
     console.log(summaryTable(report))
     const json = stringOption(args, 'json')
     if (json) writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`)
@@ -108,7 +114,14 @@ async function runScenario(args: ParsedArgs, target: Target, context: RunContext
 
 // --- ops ---
 
-async function runOps(args: ParsedArgs, target: Target, config: Record<string, unknown>, machine: BenchReport['machine'], payloadBytes: number, comparisonCpu: number | null): Promise<Report> {
+async function runOps(
+  args: ParsedArgs,
+  target: Target,
+  config: Record<string, unknown>,
+  machine: BenchReport['machine'],
+  payloadBytes: number,
+  comparisonCpu: number | null,
+): Promise<Report> {
   const operation = stringOption(args, 'op') ?? 'get-304'
   if (!OPERATIONS.includes(operation as Operation)) throw new Error(`--op must be one of ${OPERATIONS.join(', ')}`)
   const connections = intOption(args, 'connections', 64, 1)
@@ -135,18 +148,40 @@ async function runOps(args: ParsedArgs, target: Target, config: Record<string, u
   const comparisons: Target[] = []
   let workers: ClientWorkers | null = null
   try {
-    sides.push({ name: 'ours', server: target, ops: await prepareOps(target.urls, { ...options, ceiling: false }), recorder: new Recorder(), seconds: 0, usage: NO_USAGE })
-    for (const [name, kind, wanted] of [['ceiling', 'bare', withCeiling], ['minimal elysia', 'minimal-elysia', withMinimal]] as const) {
+    sides.push({
+      name: 'ours',
+      server: target,
+      ops: await prepareOps(target.urls, { ...options, ceiling: false }),
+      recorder: new Recorder(),
+      seconds: 0,
+      usage: NO_USAGE,
+    })
+    for (const [name, kind, wanted] of [
+      ['ceiling', 'bare', withCeiling],
+      ['minimal elysia', 'minimal-elysia', withMinimal],
+    ] as const) {
       if (!wanted) continue
       const server = await spawnComparison(kind, comparisonCpu)
       comparisons.push(server)
       // The bare ceiling has no rendezvous to prepare; the minimal Elysia app does.
-      sides.push({ name, server, ops: await prepareOps([server.url], { ...options, ceiling: kind === 'bare' }), recorder: new Recorder(), seconds: 0, usage: NO_USAGE })
+      sides.push({
+        name,
+        server,
+        ops: await prepareOps([server.url], { ...options, ceiling: kind === 'bare' }),
+        recorder: new Recorder(),
+        seconds: 0,
+        usage: NO_USAGE,
+      })
     }
     if (clientProcesses > 1) {
       workers = await ClientWorkers.start(
         clientProcesses - 1,
-        { operation: options.operation, connections: share, payloadBytes, sides: sides.map((side) => ({ name: side.name, urls: side.server.urls.map((u) => u.href), comparison: side.name === 'ceiling' })) },
+        {
+          operation: options.operation,
+          connections: share,
+          payloadBytes,
+          sides: sides.map((side) => ({ name: side.name, urls: side.server.urls.map((u) => u.href), comparison: side.name === 'ceiling' })),
+        },
         import.meta.filename,
         null,
       )
@@ -156,7 +191,10 @@ async function runOps(args: ParsedArgs, target: Target, config: Record<string, u
       for (let r = 0; r < rounds; r++) {
         for (const side of sides) {
           const stop = startUsage(side.server)
-          const [ran, workerRounds] = await Promise.all([side.ops.measure(durationSeconds / rounds, side.recorder), workers?.round(side.name, durationSeconds / rounds) ?? Promise.resolve([])])
+          const [ran, workerRounds] = await Promise.all([
+            side.ops.measure(durationSeconds / rounds, side.recorder),
+            workers?.round(side.name, durationSeconds / rounds) ?? Promise.resolve([]),
+          ])
           for (const workerRound of workerRounds) side.recorder.merge(workerRound.result)
           side.seconds += ran
           side.usage = addUsage(side.usage, stop(workerRounds.reduce((sum, w) => sum + w.cpuSeconds, 0)))
@@ -185,7 +223,10 @@ async function runOps(args: ParsedArgs, target: Target, config: Record<string, u
     figures[`${side.name} server cpu µs/request`] = round(cpuOf(side))
     warn(saturationWarning(side.usage, side.name, clientProcesses))
     if (side === bare) {
-      ceiling = { result: sideResult, figures: { 'requests/s': round(sideRate), ...usageFigures(side.usage, sideResult.completed, 'request', clientProcesses) } }
+      ceiling = {
+        result: sideResult,
+        figures: { 'requests/s': round(sideRate), ...usageFigures(side.usage, sideResult.completed, 'request', clientProcesses) },
+      }
       if (target.processes.length > 0) figures['fraction of ceiling (cpu per request)'] = round(cpuOf(side) / cpuOf(ours))
       figures['throughput ratio (client-bound if the client saturates)'] = round(rate / sideRate)
     } else {
@@ -195,12 +236,27 @@ async function runOps(args: ParsedArgs, target: Target, config: Record<string, u
     }
   }
   const hasComparisons = Object.keys(comparisonLatencies).length > 0
-  return { scenario: `ops ${operation}`, config, machine, result, figures, ...(ceiling ? { ceiling } : {}), ...(hasComparisons ? { comparisons: comparisonLatencies } : {}) }
+  return {
+    scenario: `ops ${operation}`,
+    config,
+    machine,
+    result,
+    figures,
+    ...(ceiling ? { ceiling } : {}),
+    ...(hasComparisons ? { comparisons: comparisonLatencies } : {}),
+  }
 }
 
 // --- handshake ---
 
-async function runHandshakeScenario(args: ParsedArgs, target: Target, config: Record<string, unknown>, machine: BenchReport['machine'], payloadBytes: number, comparisonCpu: number | null): Promise<Report> {
+async function runHandshakeScenario(
+  args: ParsedArgs,
+  target: Target,
+  config: Record<string, unknown>,
+  machine: BenchReport['machine'],
+  payloadBytes: number,
+  comparisonCpu: number | null,
+): Promise<Report> {
   const pairs = intOption(args, 'pairs', 100, 1)
   const rate = args.values.has('rate') ? intOption(args, 'rate', 0, 1) : null
   const longPoll = args.switches.has('long-poll')
@@ -232,7 +288,11 @@ async function runHandshakeScenario(args: ParsedArgs, target: Target, config: Re
       for (const [side, server] of [[ours, target], ...(comparison ? [[theirs, comparison] as const] : [])] as const) {
         const roundRecorder = new Recorder()
         const stop = startUsage(server)
-        const stopProgress = progress(`handshake ${server === target ? 'ours' : 'null rendezvous'} round ${r + 1}/${rounds}`, roundRecorder, roundOptions.handshakes)
+        const stopProgress = progress(
+          `handshake ${server === target ? 'ours' : 'null rendezvous'} round ${r + 1}/${rounds}`,
+          roundRecorder,
+          roundOptions.handshakes,
+        )
         await runHandshakes(server.urls, roundOptions, roundRecorder)
         stopProgress()
         const usage = stop()
@@ -270,7 +330,9 @@ async function runHandshakeScenario(args: ParsedArgs, target: Target, config: Re
       figures['cpu per handshake vs null rendezvous'] = round(figures['server cpu µs/handshake']! / ceilingFigures['server cpu µs/handshake']!)
       // Each round is paired with the comparison round right after it: drift on a shared machine
       // hits both alike, and the median of the pairs shrugs off a slow spell.
-      figures['cpu per handshake vs null rendezvous, median of rounds'] = round(median(ours.cpuPerHandshake.map((c, i) => c / Math.max(1e-9, theirs.cpuPerHandshake[i]!))))
+      figures['cpu per handshake vs null rendezvous, median of rounds'] = round(
+        median(ours.cpuPerHandshake.map((c, i) => c / Math.max(1e-9, theirs.cpuPerHandshake[i]!))),
+      )
     }
     figures['null rendezvous handshake p99 (ms), worst round'] = ceilingFigures['handshake p99 (ms), worst round']!
     figures['handshake p99 vs null rendezvous, worst round'] = round(Math.max(...ours.p99s.map((p, i) => p / Math.max(1, theirs.p99s[i]!))))
@@ -279,12 +341,26 @@ async function runHandshakeScenario(args: ParsedArgs, target: Target, config: Re
     p99Ms: { ours: ours.p99s.map((p) => round(p / 1000)), nullRendezvous: theirs.p99s.map((p) => round(p / 1000)) },
     cpuMicrosecondsPerHandshake: { ours: ours.cpuPerHandshake.map(round), nullRendezvous: theirs.cpuPerHandshake.map(round) },
   }
-  return { scenario: rate === null ? 'handshake' : `handshake at ${rate}/s`, config, machine, result: ours.recorder.result(), figures, ...(ceiling ? { ceiling } : {}) }
+  return {
+    scenario: rate === null ? 'handshake' : `handshake at ${rate}/s`,
+    config,
+    machine,
+    result: ours.recorder.result(),
+    figures,
+    ...(ceiling ? { ceiling } : {}),
+  }
 }
 
 // --- hold ---
 
-async function runHoldScenario(args: ParsedArgs, target: Target, config: Record<string, unknown>, machine: BenchReport['machine'], payloadBytes: number, comparisonCpu: number | null): Promise<Report> {
+async function runHoldScenario(
+  args: ParsedArgs,
+  target: Target,
+  config: Record<string, unknown>,
+  machine: BenchReport['machine'],
+  payloadBytes: number,
+  comparisonCpu: number | null,
+): Promise<Report> {
   const waiters = intOption(args, 'waiters', 1000, 1)
   checkOpenFiles(waiters + 100)
   const options = {
@@ -302,7 +378,13 @@ async function runHoldScenario(args: ParsedArgs, target: Target, config: Record<
     const outcome = await runHold(server.urls, options, server.processes[0] ?? null, log)
     const usage = stop()
     const result = outcome.recorder.result()
-    const figures: Figures = { waiters, woken: result.completed, errors: result.errorCount, 'write-to-wake p50 (ms)': round((result.latencyUs['write-to-wake']?.p50 ?? 0) / 1000), 'write-to-wake p99 (ms)': round((result.latencyUs['write-to-wake']?.p99 ?? 0) / 1000) }
+    const figures: Figures = {
+      waiters,
+      woken: result.completed,
+      errors: result.errorCount,
+      'write-to-wake p50 (ms)': round((result.latencyUs['write-to-wake']?.p50 ?? 0) / 1000),
+      'write-to-wake p99 (ms)': round((result.latencyUs['write-to-wake']?.p99 ?? 0) / 1000),
+    }
     if (outcome.bytesPerWaiter !== null) figures['server bytes per held request'] = Math.round(outcome.bytesPerWaiter)
     if (server.processes.length > 0) Object.assign(figures, usageFigures(usage, result.completed, 'wake'))
     return { result, figures }
@@ -362,7 +444,13 @@ async function runHoldScenario(args: ParsedArgs, target: Target, config: Record<
 
 // --- fill ---
 
-async function runFillScenario(args: ParsedArgs, target: Target, config: Record<string, unknown>, machine: BenchReport['machine'], payloadBytes: number): Promise<Report> {
+async function runFillScenario(
+  args: ParsedArgs,
+  target: Target,
+  config: Record<string, unknown>,
+  machine: BenchReport['machine'],
+  payloadBytes: number,
+): Promise<Report> {
   const rendezvous = intOption(args, 'rendezvous', 100_000, 1)
   const connections = intOption(args, 'connections', 64, 1)
   const redisUrl = target.redisUrl

@@ -42,7 +42,12 @@ new Elysia()
     '/',
     async ({ request }) => {
       const id = crypto.randomUUID().replaceAll('-', '').slice(0, 22)
-      const entry: Entry = { payload: await request.bytes(), etag: `"${prefix}.${++counter}"`, contentType: request.headers.get('content-type') ?? 'application/octet-stream', created: Date.now() }
+      const entry: Entry = {
+        payload: await request.bytes(),
+        etag: `"${prefix}.${++counter}"`,
+        contentType: request.headers.get('content-type') ?? 'application/octet-stream',
+        created: Date.now(),
+      }
       entries.set(id, entry)
       const headers = headersOf(entry, 'application/json')
       headers.set('location', id)

@@ -54,8 +54,7 @@ export function summarizeProfile(profile: CpuProfile): ProfileSummary {
     const label = labelOf(frame)
     byFunction.set(label, (byFunction.get(label) ?? 0) + micros)
   })
-  const shares = (map: Map<string, number>) =>
-    [...map].map(([key, micros]) => [key, total === 0 ? 0 : micros / total] as const).sort((a, b) => b[1] - a[1])
+  const shares = (map: Map<string, number>) => [...map].map(([key, micros]) => [key, total === 0 ? 0 : micros / total] as const).sort((a, b) => b[1] - a[1])
   return { totalMs: total / 1000, byOrigin: shares(byOrigin), byFunction: shares(byFunction) }
 }
 

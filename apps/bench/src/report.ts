@@ -33,7 +33,11 @@ export function summaryTable(report: BenchReport): string {
   for (const [name, comparison] of Object.entries(report.comparisons ?? {})) lines.push('', `${name}:`, latencyTable(comparison.latencyUs))
   lines.push('', 'statuses:')
   for (const [op, statuses] of Object.entries(report.result.statuses)) {
-    lines.push(`  ${op.padEnd(12)} ${Object.entries(statuses).map(([s, n]) => `${s}×${n}`).join('  ')}`)
+    lines.push(
+      `  ${op.padEnd(12)} ${Object.entries(statuses)
+        .map(([s, n]) => `${s}×${n}`)
+        .join('  ')}`,
+    )
   }
   lines.push('', `errors: ${report.result.errorCount}`)
   for (const [cause, n] of Object.entries(report.result.errors)) lines.push(`  ${cause}: ${n}`)
@@ -90,7 +94,10 @@ export function htmlReport(report: BenchReport): string {
   const rows = (entries: [string, unknown][]) =>
     entries.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(typeof v === 'number' ? formatNumber(v) : JSON.stringify(v))}</td></tr>`).join('')
   const latencyRows = Object.entries(report.result.latencyUs)
-    .map(([op, s]) => `<tr><th>${escapeHtml(op)}</th>${[s.count, s.p50, s.p90, s.p99, s.p999, s.max].map((v, i) => `<td>${i === 0 ? v : ms(v)}</td>`).join('')}</tr>`)
+    .map(
+      ([op, s]) =>
+        `<tr><th>${escapeHtml(op)}</th>${[s.count, s.p50, s.p90, s.p99, s.p999, s.max].map((v, i) => `<td>${i === 0 ? v : ms(v)}</td>`).join('')}</tr>`,
+    )
     .join('')
   const histograms = Object.entries(report.result.histograms)
     .map(([op, buckets]) => `<figure><figcaption>${escapeHtml(op)}: latency distribution (ms, log scale)</figcaption>${histogramSvg(buckets)}</figure>`)

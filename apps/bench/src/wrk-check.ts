@@ -49,7 +49,11 @@ export async function wrkCheck(args: ParsedArgs): Promise<number> {
       bench.push((stop().serverCpuSeconds * 1e6) / recorder.completed)
 
       stop = startUsage(target)
-      const run = spawnSync('taskset', ['-c', String(CLIENT_CPU), 'wrk', '-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds / rounds))}s`, ...wrkArgs], { encoding: 'utf8' })
+      const run = spawnSync(
+        'taskset',
+        ['-c', String(CLIENT_CPU), 'wrk', '-t1', `-c${connections}`, `-d${Math.max(1, Math.round(seconds / rounds))}s`, ...wrkArgs],
+        { encoding: 'utf8' },
+      )
       const usage = stop()
       const requests = Number(/(\d+) requests in/.exec(run.stdout)?.[1] ?? 0)
       const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(run.stdout)?.[1] ?? 0)
@@ -61,7 +65,9 @@ export async function wrkCheck(args: ParsedArgs): Promise<number> {
     const benchMedian = median(bench)
     const wrkMedian = median(wrk)
     const difference = Math.abs(benchMedian - wrkMedian) / wrkMedian
-    console.log(`\n${operation}: server CPU per request, median of ${rounds} rounds: bench ${round(benchMedian)} µs, wrk ${round(wrkMedian)} µs; difference ${round(100 * difference)}%`)
+    console.log(
+      `\n${operation}: server CPU per request, median of ${rounds} rounds: bench ${round(benchMedian)} µs, wrk ${round(wrkMedian)} µs; difference ${round(100 * difference)}%`,
+    )
     if (difference > TOLERANCE) {
       console.error(`wrk-check: the two measures differ by more than ${100 * TOLERANCE}%: the bench's figure cannot be trusted`)
       return 1

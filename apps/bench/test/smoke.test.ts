@@ -75,13 +75,17 @@ describe('bench smoke runs against a spawned server', () => {
   const redis = redisServerBinary()
   if (!redis) console.warn('\n*** SKIPPED: bench runs with --store redis. No redis-server (apt-get install redis-server; .ci/run installs it). ***\n')
 
-  it.skipIf(!redis)('should run against two instances on a Redis it starts, handshakes crossing instances', async () => {
-    const { report } = await bench(['handshake', '--store', 'redis', '--instances', '2', '--pairs', '4', '--handshakes', '20', '--long-poll'])
-    expect(report.result.errorCount).toBe(0)
-    expect(report.figures['handshakes']).toBe(20)
-    // Reported whenever the bench started the Redis (a short run may round it to zero ticks of /proc).
-    expect(report.figures['redis cpu µs/handshake']).toBeGreaterThanOrEqual(0)
-    const fill = await bench(['fill', '--store', 'redis', '--rendezvous', '200'])
-    expect(fill.report.figures['redis bytes per live rendezvous']).toBeGreaterThan(1024)
-  }, 60_000)
+  it.skipIf(!redis)(
+    'should run against two instances on a Redis it starts, handshakes crossing instances',
+    async () => {
+      const { report } = await bench(['handshake', '--store', 'redis', '--instances', '2', '--pairs', '4', '--handshakes', '20', '--long-poll'])
+      expect(report.result.errorCount).toBe(0)
+      expect(report.figures['handshakes']).toBe(20)
+      // Reported whenever the bench started the Redis (a short run may round it to zero ticks of /proc).
+      expect(report.figures['redis cpu µs/handshake']).toBeGreaterThanOrEqual(0)
+      const fill = await bench(['fill', '--store', 'redis', '--rendezvous', '200'])
+      expect(fill.report.figures['redis bytes per live rendezvous']).toBeGreaterThan(1024)
+    },
+    60_000,
+  )
 })

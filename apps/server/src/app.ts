@@ -7,7 +7,7 @@
  * CORS preflights and unknown methods the same way and passes the same guard (`guard.ts`).
  */
 
-import type { HealthResponse, } from '@rendezvous/protocol'
+import type { HealthResponse } from '@rendezvous/protocol'
 import type { RendezvousStore } from '@rendezvous/store'
 import { Elysia } from 'elysia'
 import { BodyDeadlines } from './body.ts'
@@ -104,7 +104,16 @@ export function createApp({ store, config, logger = stderrLogger, shutdownSignal
     })
 
   const info = serverInfo(config, store.name)
-  mount(app, guard, { path: `${config.prefix}${INFO_PATH}`, label: `/${INFO_PATH}`, methods: { GET: { limiter: 'general', handle: () => infoResponse({ ...info, store_eviction_policy: store.evictionPolicy(), store_topology: store.topology ?? null }) } } })
+  mount(app, guard, {
+    path: `${config.prefix}${INFO_PATH}`,
+    label: `/${INFO_PATH}`,
+    methods: {
+      GET: {
+        limiter: 'general',
+        handle: () => infoResponse({ ...info, store_eviction_policy: store.evictionPolicy(), store_topology: store.topology ?? null }),
+      },
+    },
+  })
   mount(app, guard, { path: `${config.prefix}${PROBE_PATH}`, label: `/${PROBE_PATH}`, methods: { GET: { limiter: 'general', handle: () => probeResponse() } } })
 
   if (config.demo) {

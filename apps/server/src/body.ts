@@ -118,12 +118,7 @@ const GONE = { ok: false, reason: 'gone' } as const
  * does not exist is answered `gone` without waiting for it. A body that came with the head (as
  * almost every real client's does) costs no question.
  */
-export async function readWriteBody(
-  request: Request,
-  maxBytes: number,
-  deadlines: BodyDeadlines,
-  exists: () => Promise<boolean>,
-): Promise<WriteBodyResult> {
+export async function readWriteBody(request: Request, maxBytes: number, deadlines: BodyDeadlines, exists: () => Promise<boolean>): Promise<WriteBodyResult> {
   const body = readBodyWithin(request, maxBytes, deadlines)
   if (!(body instanceof Promise)) return body
   // A body that arrived with the head is ready once the event loop has turned over once.

@@ -96,14 +96,18 @@ describe('loadConfig', () => {
     expect(config({ RENDEZVOUS_METRICS_LISTEN: '0.0.0.0:9100' }).metricsListen).toEqual({ kind: 'listen', host: '0.0.0.0', port: 9100 })
     expect(config({ RENDEZVOUS_METRICS_LISTEN: '[::1]:9108' }).metricsListen).toEqual({ kind: 'listen', host: '::1', port: 9108 })
     expect(config({ RENDEZVOUS_METRICS_LISTEN: 'off' }).metricsListen).toEqual({ kind: 'off' })
-    for (const bad of ['9108', 'localhost', '127.0.0.1:99999', '::1:9108', '']) expect(error({ RENDEZVOUS_METRICS_LISTEN: bad }), bad).toContain('RENDEZVOUS_METRICS_LISTEN')
+    for (const bad of ['9108', 'localhost', '127.0.0.1:99999', '::1:9108', ''])
+      expect(error({ RENDEZVOUS_METRICS_LISTEN: bad }), bad).toContain('RENDEZVOUS_METRICS_LISTEN')
     expect(error({ PORT: '9108', HOST: '127.0.0.1' })).toContain('public port')
     expect(error({ PORT: '8080' }, ['--metrics-listen', '10.0.0.1:8080'])).toContain('public port')
     expect(config({ PORT: '8080', HOST: '127.0.0.1', RENDEZVOUS_METRICS_LISTEN: '127.0.0.2:8080' }).metricsListen).toMatchObject({ port: 8080 })
   })
 
   it('should read Sentinel URLs, naming what is wrong without the password', () => {
-    expect(config({ RENDEZVOUS_STORE: 'REDIS+SENTINEL://:pw@10.0.0.1:26379,10.0.0.2:26379/mymaster/2' }).store).toEqual({ kind: 'redis', url: 'redis+sentinel://:pw@10.0.0.1:26379,10.0.0.2:26379/mymaster/2' })
+    expect(config({ RENDEZVOUS_STORE: 'REDIS+SENTINEL://:pw@10.0.0.1:26379,10.0.0.2:26379/mymaster/2' }).store).toEqual({
+      kind: 'redis',
+      url: 'redis+sentinel://:pw@10.0.0.1:26379,10.0.0.2:26379/mymaster/2',
+    })
     expect(config({ RENDEZVOUS_STORE: 'rediss+sentinel://[::1]:26379/primary' }).store.kind).toBe('redis')
     for (const bad of ['redis+sentinel://:s3cret@10.0.0.1/mymaster', 'redis+sentinel://:s3cret@10.0.0.1:26379', 'redis+sentinel://:s3cret@10.0.0.1:99999/m']) {
       const message = error({ RENDEZVOUS_STORE: bad })

@@ -35,10 +35,7 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'off'
  * Who may create rendezvous: anybody, holders of a bearer token listed in a file, or holders of an
  * access token the homeserver at `baseUrl` accepts.
  */
-export type CreateAuth =
-  | { readonly kind: 'off' }
-  | { readonly kind: 'file'; readonly path: string }
-  | { readonly kind: 'homeserver'; readonly baseUrl: string }
+export type CreateAuth = { readonly kind: 'off' } | { readonly kind: 'file'; readonly path: string } | { readonly kind: 'homeserver'; readonly baseUrl: string }
 
 /** The older dialects whose clients send no token, which an operator may leave open under create auth. */
 export const OPENABLE_DIALECTS = ['seed', 'msc3886', 'msc4108'] as const satisfies readonly CreateDialect[]
@@ -141,14 +138,70 @@ export const SETTINGS: readonly AnySetting[] = [
     help: 'external base URL put in front of the prefix in returned URLs (empty = from the request Host)',
     parse: publicBaseUrl,
   },
-  { key: 'ttlSeconds', env: 'RENDEZVOUS_TTL_SECONDS', flag: '--ttl', default: String(DEFAULT_TTL_SECONDS), help: 'lifetime of a rendezvous in seconds, fixed at creation', parse: integer(1, 86_400) },
-  { key: 'maxBytes', env: 'RENDEZVOUS_MAX_BYTES', flag: '--max-bytes', default: String(DEFAULT_MAX_BYTES), help: 'largest payload in bytes', parse: integer(0, 16 * 1024 * 1024) },
-  { key: 'maxSessions', env: 'RENDEZVOUS_MAX_SESSIONS', flag: '--max-sessions', default: String(DEFAULT_MAX_SESSIONS), help: 'live rendezvous at once', parse: integer(1, 100_000_000) },
-  { key: 'maxTotalBytes', env: 'RENDEZVOUS_MAX_TOTAL_BYTES', flag: '--max-total-bytes', default: String(DEFAULT_MAX_TOTAL_BYTES), help: 'payload bytes held at once', parse: integer(0, Number.MAX_SAFE_INTEGER) },
-  { key: 'maxWaitSeconds', env: 'RENDEZVOUS_MAX_WAIT_SECONDS', flag: '--max-wait', default: String(DEFAULT_MAX_WAIT_SECONDS), help: 'longest long-poll wait in seconds', parse: integer(0, 240) },
-  { key: 'maxWaiters', env: 'RENDEZVOUS_MAX_WAITERS', flag: '--max-waiters', default: String(DEFAULT_MAX_WAITERS), help: 'long-poll requests held at once', parse: integer(0, 10_000_000) },
-  { key: 'trustProxy', env: 'RENDEZVOUS_TRUST_PROXY', flag: '--trust-proxy', default: 'off', help: 'trust X-Forwarded-* from: off, a hop count, or comma-separated proxy addresses or ranges (10.0.0.0/8)', parse: trustProxy },
-  { key: 'rateLimit', env: 'RENDEZVOUS_RATE_LIMIT', flag: '--rate-limit', default: '6000/60', help: 'requests per client address other than creation, as <requests>/<seconds> or off', parse: rateLimit },
+  {
+    key: 'ttlSeconds',
+    env: 'RENDEZVOUS_TTL_SECONDS',
+    flag: '--ttl',
+    default: String(DEFAULT_TTL_SECONDS),
+    help: 'lifetime of a rendezvous in seconds, fixed at creation',
+    parse: integer(1, 86_400),
+  },
+  {
+    key: 'maxBytes',
+    env: 'RENDEZVOUS_MAX_BYTES',
+    flag: '--max-bytes',
+    default: String(DEFAULT_MAX_BYTES),
+    help: 'largest payload in bytes',
+    parse: integer(0, 16 * 1024 * 1024),
+  },
+  {
+    key: 'maxSessions',
+    env: 'RENDEZVOUS_MAX_SESSIONS',
+    flag: '--max-sessions',
+    default: String(DEFAULT_MAX_SESSIONS),
+    help: 'live rendezvous at once',
+    parse: integer(1, 100_000_000),
+  },
+  {
+    key: 'maxTotalBytes',
+    env: 'RENDEZVOUS_MAX_TOTAL_BYTES',
+    flag: '--max-total-bytes',
+    default: String(DEFAULT_MAX_TOTAL_BYTES),
+    help: 'payload bytes held at once',
+    parse: integer(0, Number.MAX_SAFE_INTEGER),
+  },
+  {
+    key: 'maxWaitSeconds',
+    env: 'RENDEZVOUS_MAX_WAIT_SECONDS',
+    flag: '--max-wait',
+    default: String(DEFAULT_MAX_WAIT_SECONDS),
+    help: 'longest long-poll wait in seconds',
+    parse: integer(0, 240),
+  },
+  {
+    key: 'maxWaiters',
+    env: 'RENDEZVOUS_MAX_WAITERS',
+    flag: '--max-waiters',
+    default: String(DEFAULT_MAX_WAITERS),
+    help: 'long-poll requests held at once',
+    parse: integer(0, 10_000_000),
+  },
+  {
+    key: 'trustProxy',
+    env: 'RENDEZVOUS_TRUST_PROXY',
+    flag: '--trust-proxy',
+    default: 'off',
+    help: 'trust X-Forwarded-* from: off, a hop count, or comma-separated proxy addresses or ranges (10.0.0.0/8)',
+    parse: trustProxy,
+  },
+  {
+    key: 'rateLimit',
+    env: 'RENDEZVOUS_RATE_LIMIT',
+    flag: '--rate-limit',
+    default: '6000/60',
+    help: 'requests per client address other than creation, as <requests>/<seconds> or off',
+    parse: rateLimit,
+  },
   {
     key: 'rateLimitScope',
     env: 'RENDEZVOUS_RATE_LIMIT_SCOPE',
@@ -160,9 +213,30 @@ export const SETTINGS: readonly AnySetting[] = [
       return raw
     },
   },
-  { key: 'createRateLimit', env: 'RENDEZVOUS_CREATE_RATE_LIMIT', flag: '--create-rate-limit', default: '300/300', help: 'creations per client address, as <requests>/<seconds> or off', parse: rateLimit },
-  { key: 'bodyTimeoutSeconds', env: 'RENDEZVOUS_BODY_TIMEOUT_SECONDS', flag: '--body-timeout', default: '10', help: 'seconds a request body may take to arrive', parse: integer(1, 3600) },
-  { key: 'maxInFlight', env: 'RENDEZVOUS_MAX_IN_FLIGHT', flag: '--max-in-flight', default: '10000', help: 'requests processed at once (long-polls not counted)', parse: integer(1, 10_000_000) },
+  {
+    key: 'createRateLimit',
+    env: 'RENDEZVOUS_CREATE_RATE_LIMIT',
+    flag: '--create-rate-limit',
+    default: '300/300',
+    help: 'creations per client address, as <requests>/<seconds> or off',
+    parse: rateLimit,
+  },
+  {
+    key: 'bodyTimeoutSeconds',
+    env: 'RENDEZVOUS_BODY_TIMEOUT_SECONDS',
+    flag: '--body-timeout',
+    default: '10',
+    help: 'seconds a request body may take to arrive',
+    parse: integer(1, 3600),
+  },
+  {
+    key: 'maxInFlight',
+    env: 'RENDEZVOUS_MAX_IN_FLIGHT',
+    flag: '--max-in-flight',
+    default: '10000',
+    help: 'requests processed at once (long-polls not counted)',
+    parse: integer(1, 10_000_000),
+  },
   {
     key: 'maxInFlightPerClient',
     env: 'RENDEZVOUS_MAX_IN_FLIGHT_PER_CLIENT',
@@ -171,12 +245,54 @@ export const SETTINGS: readonly AnySetting[] = [
     help: 'requests one client address (IPv6: one /64) may have processed at once (long-polls not counted), or off',
     parse: offOr(integer(1, 10_000_000)),
   },
-  { key: 'logLevel', env: 'RENDEZVOUS_LOG_LEVEL', flag: '--log-level', default: 'info', help: 'debug, info (one line per request), warn, error or off', parse: logLevel },
-  { key: 'shutdownDrainSeconds', env: 'RENDEZVOUS_SHUTDOWN_DRAIN_SECONDS', flag: '--shutdown-drain', default: '5', help: 'seconds the server keeps serving after SIGTERM (with Connection: close) before it stops listening', parse: integer(0, 600) },
-  { key: 'shutdownGraceSeconds', env: 'RENDEZVOUS_SHUTDOWN_GRACE_SECONDS', flag: '--shutdown-grace', default: '10', help: 'seconds shutdown then waits for requests in flight', parse: integer(0, 3600) },
-  { key: 'createAuth', env: 'RENDEZVOUS_CREATE_AUTH', flag: '--create-auth', default: 'off', help: 'creating needs a bearer token: off, a file with one accepted token per line, or a homeserver URL whose whoami accepts the token', parse: createAuth },
-  { key: 'createAuthCheckRateLimit', env: 'RENDEZVOUS_CREATE_AUTH_CHECK_RATE_LIMIT', flag: '--create-auth-check-rate-limit', default: '30/60', help: 'under homeserver create auth, new tokens per client address the homeserver is asked about, as <requests>/<seconds> or off', parse: rateLimit },
-  { key: 'createAuthOpen', env: 'RENDEZVOUS_CREATE_AUTH_OPEN', flag: '--create-auth-open', default: 'none', help: `create paths left open to token-less clients under create auth: none, or a comma-separated list of ${OPENABLE_DIALECTS.join(', ')}`, parse: openDialects },
+  {
+    key: 'logLevel',
+    env: 'RENDEZVOUS_LOG_LEVEL',
+    flag: '--log-level',
+    default: 'info',
+    help: 'debug, info (one line per request), warn, error or off',
+    parse: logLevel,
+  },
+  {
+    key: 'shutdownDrainSeconds',
+    env: 'RENDEZVOUS_SHUTDOWN_DRAIN_SECONDS',
+    flag: '--shutdown-drain',
+    default: '5',
+    help: 'seconds the server keeps serving after SIGTERM (with Connection: close) before it stops listening',
+    parse: integer(0, 600),
+  },
+  {
+    key: 'shutdownGraceSeconds',
+    env: 'RENDEZVOUS_SHUTDOWN_GRACE_SECONDS',
+    flag: '--shutdown-grace',
+    default: '10',
+    help: 'seconds shutdown then waits for requests in flight',
+    parse: integer(0, 3600),
+  },
+  {
+    key: 'createAuth',
+    env: 'RENDEZVOUS_CREATE_AUTH',
+    flag: '--create-auth',
+    default: 'off',
+    help: 'creating needs a bearer token: off, a file with one accepted token per line, or a homeserver URL whose whoami accepts the token',
+    parse: createAuth,
+  },
+  {
+    key: 'createAuthCheckRateLimit',
+    env: 'RENDEZVOUS_CREATE_AUTH_CHECK_RATE_LIMIT',
+    flag: '--create-auth-check-rate-limit',
+    default: '30/60',
+    help: 'under homeserver create auth, new tokens per client address the homeserver is asked about, as <requests>/<seconds> or off',
+    parse: rateLimit,
+  },
+  {
+    key: 'createAuthOpen',
+    env: 'RENDEZVOUS_CREATE_AUTH_OPEN',
+    flag: '--create-auth-open',
+    default: 'none',
+    help: `create paths left open to token-less clients under create auth: none, or a comma-separated list of ${OPENABLE_DIALECTS.join(', ')}`,
+    parse: openDialects,
+  },
   {
     key: 'store',
     env: 'RENDEZVOUS_STORE',
@@ -231,8 +347,22 @@ export const SETTINGS: readonly AnySetting[] = [
     help: 'how often each process PINGs Redis and reclaims expired ids, also when idle (2 commands per interval, and one per extra cluster group); raise it where Redis bills per command: a Redis that stops answering is noticed within this plus 2 s',
     parse: integer(1, 300),
   },
-  { key: 'redisPrefix', env: 'RENDEZVOUS_REDIS_PREFIX', flag: '--redis-prefix', default: 'rz:', help: 'prefix of every Redis key and channel, so deployments can share one Redis', parse: redisPrefix },
-  { key: 'workers', env: 'RENDEZVOUS_WORKERS', flag: '--workers', default: '1', help: 'server processes sharing the port (more than 1 needs a redis:// store)', parse: integer(1, 256) },
+  {
+    key: 'redisPrefix',
+    env: 'RENDEZVOUS_REDIS_PREFIX',
+    flag: '--redis-prefix',
+    default: 'rz:',
+    help: 'prefix of every Redis key and channel, so deployments can share one Redis',
+    parse: redisPrefix,
+  },
+  {
+    key: 'workers',
+    env: 'RENDEZVOUS_WORKERS',
+    flag: '--workers',
+    default: '1',
+    help: 'server processes sharing the port (more than 1 needs a redis:// store)',
+    parse: integer(1, 256),
+  },
   { key: 'demo', env: 'RENDEZVOUS_DEMO', flag: '--demo', default: 'off', help: 'serve the browser demo page at /demo: on or off', parse: onOff },
 ]
 
@@ -261,11 +391,7 @@ export function readSecretFile(path: string): string {
  * stands beside its plain form at the same rank, and giving both is an error. The first bad value
  * yields one line naming the setting, with any secret in it masked.
  */
-export function loadConfig(
-  env: Record<string, string | undefined>,
-  argv: readonly string[],
-  readFile: (path: string) => string = readSecretFile,
-): LoadResult {
+export function loadConfig(env: Record<string, string | undefined>, argv: readonly string[], readFile: (path: string) => string = readSecretFile): LoadResult {
   const flags = new Map<string, string>()
   const known = new Set(SETTINGS.flatMap((s) => (s.secret ? [s.flag, fileFlag(s)] : [s.flag])))
   for (let i = 0; i < argv.length; i++) {
@@ -304,12 +430,20 @@ export function loadConfig(
 type RawValue = { readonly kind: 'value'; readonly raw: string; readonly source: string } | { readonly kind: 'error'; readonly message: string }
 
 /** Where one setting's text comes from: a flag, its file flag, the environment, its file variable, or the default. */
-function rawValue(setting: AnySetting, flags: ReadonlyMap<string, string>, env: Record<string, string | undefined>, readFile: (path: string) => string): RawValue {
+function rawValue(
+  setting: AnySetting,
+  flags: ReadonlyMap<string, string>,
+  env: Record<string, string | undefined>,
+  readFile: (path: string) => string,
+): RawValue {
   const fromFile = (source: string, path: string): RawValue => {
     try {
       return { kind: 'value', raw: readFile(path), source }
     } catch (error) {
-      return { kind: 'error', message: `invalid ${source} ${JSON.stringify(path)}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` }
+      return {
+        kind: 'error',
+        message: `invalid ${source} ${JSON.stringify(path)}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      }
     }
   }
   const both = (plain: string, file: string): RawValue => ({ kind: 'error', message: `${plain} and ${file} both given: use one` })
@@ -382,7 +516,12 @@ function conflictBetweenSettings(config: ServerConfig, nameOf: (key: keyof Serve
     return `invalid ${nameOf('rateLimitScope')} global: shared rate limits need a shared store (RENDEZVOUS_STORE=redis://…)`
   }
   const metrics = config.metricsListen
-  if (metrics.kind === 'listen' && metrics.port !== 0 && metrics.port === config.port && (metrics.host === config.host || isWildcard(metrics.host) || isWildcard(config.host))) {
+  if (
+    metrics.kind === 'listen' &&
+    metrics.port !== 0 &&
+    metrics.port === config.port &&
+    (metrics.host === config.host || isWildcard(metrics.host) || isWildcard(config.host))
+  ) {
     return `invalid ${nameOf('metricsListen')}: the metrics listener must not share the public port ${config.port}`
   }
   return null
@@ -551,7 +690,10 @@ function trustProxy(raw: string): TrustProxy {
   const lowered = raw.toLowerCase()
   if (lowered === 'off' || lowered === 'false' || lowered === '0' || lowered === '') return { kind: 'off' }
   if (/^\d+$/.test(raw)) return { kind: 'hops', hops: integer(1, 32)(raw) }
-  const entries = raw.split(',').map((a) => a.trim()).filter((a) => a !== '')
+  const entries = raw
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '')
   if (entries.length === 0) throw new Error('expected off, a hop count, or comma-separated IP addresses or ranges')
   const ranges = entries.map((entry) => {
     const range = parseAddressRange(entry)

@@ -9,7 +9,8 @@ import pagePath from './demo/index.html' with { type: 'file' }
 import scriptPath from './demo/demo.js' with { type: 'file' }
 
 /** The page may run only its own script, and may talk to any rendezvous server. */
-const DEMO_CSP = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self'; connect-src *; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+const DEMO_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self'; connect-src *; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 /** Longest text we draw as a QR code. */
 const MAX_QR_DATA = 1024
 

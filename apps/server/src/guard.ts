@@ -69,7 +69,10 @@ export class Guard {
     const budget = (name: LimiterKind, limit: RateLimit): ClientBudget | null =>
       limit.kind === 'off' ? null : config.rateLimitScope === 'global' ? new SharedRateLimiter(name, limit, store) : limiterFor(limit)
     this.#limiters = { create: budget('create', config.createRateLimit), general: budget('general', config.rateLimit) }
-    this.#keyed = this.#limiters.create !== null || this.#limiters.general !== null || config.maxInFlightPerClient !== null ||
+    this.#keyed =
+      this.#limiters.create !== null ||
+      this.#limiters.general !== null ||
+      config.maxInFlightPerClient !== null ||
       // Tokens new to the create gate are counted per client before a homeserver is asked about them.
       config.createAuthCheckRateLimit.kind !== 'off'
   }
@@ -244,4 +247,3 @@ class RequestAdmission implements Admission {
     }
   }
 }
-

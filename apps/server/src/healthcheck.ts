@@ -12,7 +12,14 @@ const TIMEOUT_MS = 2000
 
 export async function runHealthcheck(config: Pick<ServerConfig, 'host' | 'port'>): Promise<number> {
   // A server bound to every address answers on loopback.
-  const host = config.host === '0.0.0.0' || config.host === '' ? '127.0.0.1' : config.host === '::' ? '[::1]' : config.host.includes(':') ? `[${config.host}]` : config.host
+  const host =
+    config.host === '0.0.0.0' || config.host === ''
+      ? '127.0.0.1'
+      : config.host === '::'
+        ? '[::1]'
+        : config.host.includes(':')
+          ? `[${config.host}]`
+          : config.host
   const url = `http://${host}:${config.port}/ready`
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) })

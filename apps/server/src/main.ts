@@ -25,7 +25,7 @@ if (process.argv[2] === 'doctor') {
 // `rendezvous healthcheck` asks the local server's /ready instead of serving (image health checks).
 if (process.argv[2] === 'healthcheck') {
   const settings = loadConfig(process.env, process.argv.slice(3))
-  if (settings.kind !== 'config') fail(settings.kind === 'error' ? settings.message : 'healthcheck takes the server\'s settings, and no --help')
+  if (settings.kind !== 'config') fail(settings.kind === 'error' ? settings.message : "healthcheck takes the server's settings, and no --help")
   const { runHealthcheck } = await import('./healthcheck.ts')
   process.exit(await runHealthcheck(settings.config))
 }
@@ -46,7 +46,9 @@ const workerIndex = process.env[WORKER_INDEX_ENV]
 const baseLogger = jsonLogger(config.logLevel, (line) => void stderr.write(line))
 // A worker's lines say which worker wrote them.
 const logger: Logger =
-  workerIndex === undefined ? baseLogger : { enabled: baseLogger.enabled, log: (level, message, fields) => baseLogger.log(level, message, { ...fields, worker: Number(workerIndex) }) }
+  workerIndex === undefined
+    ? baseLogger
+    : { enabled: baseLogger.enabled, log: (level, message, fields) => baseLogger.log(level, message, { ...fields, worker: Number(workerIndex) }) }
 
 // A worker's supervisor has said it already.
 if (workerIndex === undefined) for (const warning of warnings) logger.log('warn', warning)
@@ -72,7 +74,8 @@ async function serve(): Promise<void> {
   const draining = new AbortController()
   const app = createApp({ store, config, logger, shutdownSignal: draining.signal, createAuth })
   // A worker's metrics go to its supervisor, which serves the group's.
-  const metrics = workerIndex === undefined && config.metricsListen.kind === 'listen' ? listenForMetrics(config.metricsListen, () => app.observability.families()) : null
+  const metrics =
+    workerIndex === undefined && config.metricsListen.kind === 'listen' ? listenForMetrics(config.metricsListen, () => app.observability.families()) : null
   app.listen(listenOptions(config))
   const server = app.server!
   logger.log('info', 'listening', {

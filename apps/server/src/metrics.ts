@@ -156,7 +156,13 @@ export class Metrics {
   families(gauges: Gauges, bounds: Bounds, build: BuildFacts): Family[] {
     const all = [...this.#series.values()].flatMap((byRoute) => [...byRoute.values()])
     const counter = (name: string, help: string, samples: Sample[]): Family => ({ name, type: 'counter', help, combine: 'sum', samples })
-    const gauge = (name: string, help: string, combine: Family['combine'], value: number): Family => ({ name, type: 'gauge', help, combine, samples: one(value) })
+    const gauge = (name: string, help: string, combine: Family['combine'], value: number): Family => ({
+      name,
+      type: 'gauge',
+      help,
+      combine,
+      samples: one(value),
+    })
     const labelled = <T extends string>(label: string, keys: readonly T[], counts: ReadonlyMap<T, number>): Sample[] =>
       keys.map((key) => ({ suffix: '', labels: `${label}="${key}"`, value: counts.get(key) ?? 0 }))
     const families: Family[] = [
@@ -176,10 +182,14 @@ export class Metrics {
       counter('rendezvous_store_errors_total', 'Requests answered 503 because the store could not be reached.', one(this.#storeErrors)),
       counter('rendezvous_created_total', 'Rendezvous created, by the dialect that created them.', labelled('dialect', DIALECTS, this.#created)),
       counter('rendezvous_deleted_total', 'Rendezvous deleted by a client before they expired.', one(this.#deleted)),
-      counter('rendezvous_expired_total', 'Rendezvous that reached their expiry: used="false" were never written after creation (a QR code nobody answered), used="true" were.', [
-        { suffix: '', labels: 'used="false"', value: gauges.expired.unused },
-        { suffix: '', labels: 'used="true"', value: gauges.expired.used },
-      ]),
+      counter(
+        'rendezvous_expired_total',
+        'Rendezvous that reached their expiry: used="false" were never written after creation (a QR code nobody answered), used="true" were.',
+        [
+          { suffix: '', labels: 'used="false"', value: gauges.expired.unused },
+          { suffix: '', labels: 'used="true"', value: gauges.expired.used },
+        ],
+      ),
       {
         name: 'rendezvous_long_poll_wait_seconds',
         type: 'histogram',
@@ -187,8 +197,17 @@ export class Metrics {
         combine: 'sum',
         samples: LONG_POLL_OUTCOMES.flatMap((outcome) => histogramSamples(`outcome="${outcome}"`, this.#waits.get(outcome)!, WAIT_BUCKETS)),
       },
-      counter('rendezvous_create_auth_total', 'Create-auth decisions on a token: valid, invalid, unavailable (the homeserver did not answer, or too many checks were under way), missing (no token), rate_limited (too many new tokens from one client).', labelled('result', CREATE_AUTH_RESULTS, this.#createAuth)),
-      gauge('rendezvous_store_up', 'Whether the store can serve (1) or is unreachable (0); for a group, 0 when any worker cannot reach it.', 'min', gauges.storeUp),
+      counter(
+        'rendezvous_create_auth_total',
+        'Create-auth decisions on a token: valid, invalid, unavailable (the homeserver did not answer, or too many checks were under way), missing (no token), rate_limited (too many new tokens from one client).',
+        labelled('result', CREATE_AUTH_RESULTS, this.#createAuth),
+      ),
+      gauge(
+        'rendezvous_store_up',
+        'Whether the store can serve (1) or is unreachable (0); for a group, 0 when any worker cannot reach it.',
+        'min',
+        gauges.storeUp,
+      ),
       gauge('rendezvous_live', 'Live rendezvous (all instances, with Redis).', 'max', gauges.liveRendezvous),
       gauge('rendezvous_live_max', 'RENDEZVOUS_MAX_SESSIONS: live rendezvous allowed.', 'max', bounds.maxSessions),
       gauge('rendezvous_live_payload_bytes', 'Payload bytes held by live rendezvous (all instances, with Redis).', 'max', gauges.livePayloadBytes),
@@ -196,7 +215,12 @@ export class Metrics {
       gauge('rendezvous_long_polls_held', 'Long-poll requests being held (summed over a group).', 'sum', gauges.heldLongPolls),
       gauge('rendezvous_long_polls_max', 'RENDEZVOUS_MAX_WAITERS: long-polls that may be held (summed over a group).', 'sum', bounds.maxWaiters),
       gauge('rendezvous_requests_in_flight', 'Requests being handled, held long-polls not counted (summed over a group).', 'sum', gauges.inFlight),
-      gauge('rendezvous_requests_in_flight_max', 'RENDEZVOUS_MAX_IN_FLIGHT: requests that may be handled at once (summed over a group).', 'sum', bounds.maxInFlight),
+      gauge(
+        'rendezvous_requests_in_flight_max',
+        'RENDEZVOUS_MAX_IN_FLIGHT: requests that may be handled at once (summed over a group).',
+        'sum',
+        bounds.maxInFlight,
+      ),
       gauge('rendezvous_rate_limit_tracked_clients', 'Client addresses the rate limiters remember (summed over a group).', 'sum', gauges.rateLimitedClients),
       {
         name: 'rendezvous_build_info',

@@ -14,18 +14,54 @@ export function processFamilies(): Family[] {
   const cpu = process.cpuUsage()
   const memory = process.memoryUsage()
   const families: Family[] = [
-    { name: 'process_cpu_seconds_total', type: 'counter', help: 'User and system CPU time spent, in seconds.', combine: 'sum', samples: [{ suffix: '', labels: '', value: (cpu.user + cpu.system) / 1e6 }] },
-    { name: 'process_resident_memory_bytes', type: 'gauge', help: 'Resident memory size in bytes (summed over the processes of a group).', combine: 'sum', samples: [{ suffix: '', labels: '', value: memory.rss }] },
-    { name: 'process_start_time_seconds', type: 'gauge', help: 'Start time of the process since the epoch, in seconds (of the oldest, for a group).', combine: 'min', samples: [{ suffix: '', labels: '', value: STARTED_AT_SECONDS }] },
-    { name: 'rendezvous_js_heap_used_bytes', type: 'gauge', help: 'JavaScript heap in use, in bytes (summed over the processes of a group).', combine: 'sum', samples: [{ suffix: '', labels: '', value: memory.heapUsed }] },
+    {
+      name: 'process_cpu_seconds_total',
+      type: 'counter',
+      help: 'User and system CPU time spent, in seconds.',
+      combine: 'sum',
+      samples: [{ suffix: '', labels: '', value: (cpu.user + cpu.system) / 1e6 }],
+    },
+    {
+      name: 'process_resident_memory_bytes',
+      type: 'gauge',
+      help: 'Resident memory size in bytes (summed over the processes of a group).',
+      combine: 'sum',
+      samples: [{ suffix: '', labels: '', value: memory.rss }],
+    },
+    {
+      name: 'process_start_time_seconds',
+      type: 'gauge',
+      help: 'Start time of the process since the epoch, in seconds (of the oldest, for a group).',
+      combine: 'min',
+      samples: [{ suffix: '', labels: '', value: STARTED_AT_SECONDS }],
+    },
+    {
+      name: 'rendezvous_js_heap_used_bytes',
+      type: 'gauge',
+      help: 'JavaScript heap in use, in bytes (summed over the processes of a group).',
+      combine: 'sum',
+      samples: [{ suffix: '', labels: '', value: memory.heapUsed }],
+    },
   ]
   const openFds = openDescriptors()
   if (openFds !== null) {
-    families.push({ name: 'process_open_fds', type: 'gauge', help: 'Open file descriptors (of the process holding most, for a group).', combine: 'max', samples: [{ suffix: '', labels: '', value: openFds }] })
+    families.push({
+      name: 'process_open_fds',
+      type: 'gauge',
+      help: 'Open file descriptors (of the process holding most, for a group).',
+      combine: 'max',
+      samples: [{ suffix: '', labels: '', value: openFds }],
+    })
   }
   const maxFds = descriptorLimit()
   if (maxFds !== null) {
-    families.push({ name: 'process_max_fds', type: 'gauge', help: 'Limit on open file descriptors of one process.', combine: 'max', samples: [{ suffix: '', labels: '', value: maxFds }] })
+    families.push({
+      name: 'process_max_fds',
+      type: 'gauge',
+      help: 'Limit on open file descriptors of one process.',
+      combine: 'max',
+      samples: [{ suffix: '', labels: '', value: maxFds }],
+    })
   }
   return families
 }
@@ -41,7 +77,9 @@ function openDescriptors(): number | null {
 
 function descriptorLimit(): number | null {
   try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'))
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'))
     const soft = line?.split(/\s{2,}/)[1]
     return soft === undefined || soft === 'unlimited' ? null : Number(soft)
   } catch {

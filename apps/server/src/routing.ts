@@ -47,11 +47,15 @@ export function mount(app: AnyElysia, guard: Guard, spec: RouteSpec): void {
   // Only `id` names a rendezvous: the log line hashes it, a refusal carries its ETag.
   const namesRendezvous = path.includes(':id')
   // Elysia reads which context fields a handler destructures and prepares only those.
-  const handlerFor = (endpoint: Endpoint) => ({ request, server, params }: HandlerArgs): Promise<Response> => {
-    const id = params?.['id'] ?? ''
-    const txnId = params?.['txnId'] ?? ''
-    return guard.run(request, server, label, endpoint.limiter, namesRendezvous ? id : null, (admission) => endpoint.handle(request, { id, txnId, server, admission }))
-  }
+  const handlerFor =
+    (endpoint: Endpoint) =>
+    ({ request, server, params }: HandlerArgs): Promise<Response> => {
+      const id = params?.['id'] ?? ''
+      const txnId = params?.['txnId'] ?? ''
+      return guard.run(request, server, label, endpoint.limiter, namesRendezvous ? id : null, (admission) =>
+        endpoint.handle(request, { id, txnId, server, admission }),
+      )
+    }
   const leftovers = ({ request, server, params }: HandlerArgs): Promise<Response> =>
     guard.run(request, server, label, 'general', namesRendezvous ? (params?.['id'] ?? '') : null, notAllowed)
   // One route per declared method and one for OPTIONS, so Bun's own router dispatches them; every

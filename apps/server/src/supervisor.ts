@@ -204,8 +204,20 @@ export function supervise({ workers, port, stopTimeoutMs, logger, flush, metrics
     )
     for (const worker of asked) if (worker.pendingScrape?.scrape === scrape) worker.pendingScrape = null
     const own: Family[] = [
-      { name: 'rendezvous_workers', type: 'gauge', help: 'Worker processes running under the supervisor.', combine: 'sum', samples: [{ suffix: '', labels: '', value: running.size }] },
-      { name: 'rendezvous_worker_restarts_total', type: 'counter', help: 'Workers the supervisor restarted after they exited or stopped answering.', combine: 'sum', samples: [{ suffix: '', labels: '', value: restartCount }] },
+      {
+        name: 'rendezvous_workers',
+        type: 'gauge',
+        help: 'Worker processes running under the supervisor.',
+        combine: 'sum',
+        samples: [{ suffix: '', labels: '', value: running.size }],
+      },
+      {
+        name: 'rendezvous_worker_restarts_total',
+        type: 'counter',
+        help: 'Workers the supervisor restarted after they exited or stopped answering.',
+        combine: 'sum',
+        samples: [{ suffix: '', labels: '', value: restartCount }],
+      },
       ...processFamilies(),
     ]
     // Workers that exited still count: their last figures are in `retired`.
@@ -257,7 +269,11 @@ export function supervise({ workers, port, stopTimeoutMs, logger, flush, metrics
  * A worker's side of the channel: answers liveness checks, says when it listens, and calls
  * `onReload` and `onSupervisorGone`. Returns null when this process has no supervisor.
  */
-export function workerChannel(handlers: { onReload: () => void; onSupervisorGone: () => void; families: () => Promise<Family[]> }): { listening(): void } | null {
+export function workerChannel(handlers: {
+  onReload: () => void
+  onSupervisorGone: () => void
+  families: () => Promise<Family[]>
+}): { listening(): void } | null {
   const send = process.send?.bind(process)
   if (send === undefined) return null
   process.on('message', (message: ToWorker) => {

@@ -21,7 +21,11 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rz-binary-'))
   binary = join(dir, 'rendezvous')
   // The same command as `npm run build`, into a scratch directory.
-  const build = Bun.spawn([process.execPath, 'build', '--compile', '--minify', 'apps/server/src/main.ts', '--outfile', binary], { cwd: ROOT, stdout: 'pipe', stderr: 'pipe' })
+  const build = Bun.spawn([process.execPath, 'build', '--compile', '--minify', 'apps/server/src/main.ts', '--outfile', binary], {
+    cwd: ROOT,
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
   if ((await build.exited) !== 0) throw new Error(`bun build --compile failed: ${await new Response(build.stderr).text()}`)
 }, 120_000)
 
@@ -32,12 +36,29 @@ describe('the single executable', () => {
   beforeAll(async () => {
     // Started away from the source tree: it needs nothing but itself.
     metrics = freeMetricsListen()
-    child = Bun.spawn([binary, '--host', '127.0.0.1', '--port', '0', '--max-wait', '3', '--demo', 'on', '--shutdown-drain', '0', '--metrics-listen', metrics.RENDEZVOUS_METRICS_LISTEN], {
-      cwd: dir,
-      stdin: 'ignore',
-      stdout: 'pipe',
-      stderr: 'pipe',
-    })
+    child = Bun.spawn(
+      [
+        binary,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--max-wait',
+        '3',
+        '--demo',
+        'on',
+        '--shutdown-drain',
+        '0',
+        '--metrics-listen',
+        metrics.RENDEZVOUS_METRICS_LISTEN,
+      ],
+      {
+        cwd: dir,
+        stdin: 'ignore',
+        stdout: 'pipe',
+        stderr: 'pipe',
+      },
+    )
     base = await listeningUrl(child.stderr)
   })
 

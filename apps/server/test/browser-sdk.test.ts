@@ -29,14 +29,19 @@ describe.skipIf(!CHROMIUM)('Matrix clients in Chromium, cross-origin', () => {
 
   beforeAll(async () => {
     // The homeserver's proxy is trusted, so session URLs use the homeserver's public host.
-    rendezvous = await startServer({ RENDEZVOUS_TRUST_PROXY: '127.0.0.1', RENDEZVOUS_CREATE_AUTH_OPEN: 'msc3886,msc4108' }, undefined, staticTokens(new Set([TOKEN])))
+    rendezvous = await startServer(
+      { RENDEZVOUS_TRUST_PROXY: '127.0.0.1', RENDEZVOUS_CREATE_AUTH_OPEN: 'msc3886,msc4108' },
+      undefined,
+      staticTokens(new Set([TOKEN])),
+    )
     homeserver = Bun.serve({
       hostname: '127.0.0.1',
       port: 0,
       async fetch(request) {
         const url = new URL(request.url)
         if (url.pathname === '/_matrix/client/versions') {
-          if (request.method === 'OPTIONS') return new Response(null, { status: 204, headers: { 'access-control-allow-origin': '*', 'access-control-allow-headers': '*' } })
+          if (request.method === 'OPTIONS')
+            return new Response(null, { status: 204, headers: { 'access-control-allow-origin': '*', 'access-control-allow-headers': '*' } })
           return Response.json(
             { versions: ['v1.11'], unstable_features: { 'org.matrix.msc3886': true, 'org.matrix.msc4108': true } },
             { headers: { 'access-control-allow-origin': '*' } },
@@ -52,7 +57,12 @@ describe.skipIf(!CHROMIUM)('Matrix clients in Chromium, cross-origin', () => {
     })
     homeserverOrigin = `http://127.0.0.1:${homeserver.port}`
     // Web bundlers give CommonJS code a `global`; matrix-js-sdk 30 reads `global.fetch`.
-    const built = await Bun.build({ entrypoints: [resolve(import.meta.dirname, 'browser/sdk-entry.ts')], target: 'browser', minify: true, define: { global: 'globalThis' } })
+    const built = await Bun.build({
+      entrypoints: [resolve(import.meta.dirname, 'browser/sdk-entry.ts')],
+      target: 'browser',
+      minify: true,
+      define: { global: 'globalThis' },
+    })
     if (!built.success) throw new Error(built.logs.join('\n'))
     const bundle = await built.outputs[0]!.text()
     page = Bun.serve({
@@ -61,12 +71,23 @@ describe.skipIf(!CHROMIUM)('Matrix clients in Chromium, cross-origin', () => {
       fetch(request) {
         const { pathname } = new URL(request.url)
         if (pathname === '/sdk.js') return new Response(bundle, { headers: { 'content-type': 'text/javascript; charset=utf-8' } })
-        return new Response('<!doctype html><title>client</title><script type="module" src="/sdk.js"></script>', { headers: { 'content-type': 'text/html; charset=utf-8' } })
+        return new Response('<!doctype html><title>client</title><script type="module" src="/sdk.js"></script>', {
+          headers: { 'content-type': 'text/html; charset=utf-8' },
+        })
       },
     })
     browser = await chromium.launch({
       executablePath: CHROMIUM!,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     })
   }, 60_000)
 
@@ -173,11 +194,27 @@ describe.skipIf(!CHROMIUM)('Matrix clients in Chromium, cross-origin', () => {
           const created = await call('', { method: 'POST', headers: { ...json, authorization: `Bearer ${token}` }, body: JSON.stringify({ data: 'A: hello' }) })
           const id = created.body['id']
           const bRead = await call(`/${id}`)
-          const bWrite = await call(`/${id}/txn-b1`, { method: 'PUT', headers: json, body: JSON.stringify({ sequence_token: bRead.body['sequence_token'], data: 'B: hello' }) })
-          const bRetry = await call(`/${id}/txn-b1`, { method: 'PUT', headers: json, body: JSON.stringify({ sequence_token: bRead.body['sequence_token'], data: 'B: hello' }) })
+          const bWrite = await call(`/${id}/txn-b1`, {
+            method: 'PUT',
+            headers: json,
+            body: JSON.stringify({ sequence_token: bRead.body['sequence_token'], data: 'B: hello' }),
+          })
+          const bRetry = await call(`/${id}/txn-b1`, {
+            method: 'PUT',
+            headers: json,
+            body: JSON.stringify({ sequence_token: bRead.body['sequence_token'], data: 'B: hello' }),
+          })
           const aRead = await call(`/${id}`)
-          const aWrite = await call(`/${id}`, { method: 'PUT', headers: json, body: JSON.stringify({ sequence_token: aRead.body['sequence_token'], data: 'A: done' }) })
-          const stale = await call(`/${id}`, { method: 'PUT', headers: json, body: JSON.stringify({ sequence_token: bRead.body['sequence_token'], data: 'B: late' }) })
+          const aWrite = await call(`/${id}`, {
+            method: 'PUT',
+            headers: json,
+            body: JSON.stringify({ sequence_token: aRead.body['sequence_token'], data: 'A: done' }),
+          })
+          const stale = await call(`/${id}`, {
+            method: 'PUT',
+            headers: json,
+            body: JSON.stringify({ sequence_token: bRead.body['sequence_token'], data: 'B: late' }),
+          })
           const final = await call(`/${id}`)
           return { id: id as string, discovery, created, bRead, bWrite, bRetry, aRead, aWrite, stale, final }
         },

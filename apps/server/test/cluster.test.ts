@@ -21,10 +21,27 @@ afterAll(() => {
 })
 
 async function instance(prefix: string, args: string[] = []) {
-  const child = spawnMain(['--host', '127.0.0.1', '--port', '0', '--shutdown-drain', '0', '--rate-limit', 'off', '--create-rate-limit', 'off', '--max-in-flight-per-client', 'off', ...args], {
-    RENDEZVOUS_STORE: cluster!.url,
-    RENDEZVOUS_REDIS_PREFIX: prefix,
-  })
+  const child = spawnMain(
+    [
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--shutdown-drain',
+      '0',
+      '--rate-limit',
+      'off',
+      '--create-rate-limit',
+      'off',
+      '--max-in-flight-per-client',
+      'off',
+      ...args,
+    ],
+    {
+      RENDEZVOUS_STORE: cluster!.url,
+      RENDEZVOUS_REDIS_PREFIX: prefix,
+    },
+  )
   running.push(child)
   const base = await listeningUrl(child.stderr)
   const origin = base.replace(/\/$/, '')
@@ -65,10 +82,14 @@ describe.skipIf(!cluster)('two instances on a Redis Cluster', () => {
   it('should hold the session limit exactly across instances and groups', async () => {
     const prefix = `rz-cluster-cap-${process.pid}:`
     const limited = await Promise.all([instance(prefix, ['--max-sessions', '32']), instance(prefix, ['--max-sessions', '32'])])
-    const statuses = await Promise.all(Array.from({ length: 40 }, (_, i) => fetch(limited[i % 2]!.base, { method: 'POST', body: `n${i}` }).then(async (r) => {
-      await r.arrayBuffer()
-      return r.status
-    })))
+    const statuses = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        fetch(limited[i % 2]!.base, { method: 'POST', body: `n${i}` }).then(async (r) => {
+          await r.arrayBuffer()
+          return r.status
+        }),
+      ),
+    )
     expect(statuses.filter((s) => s === 200)).toHaveLength(32)
     expect(statuses.filter((s) => s === 429)).toHaveLength(8)
     for (const server of limited) server.child.kill('SIGKILL')

@@ -68,7 +68,13 @@ describe('the doctor stays on the origins it was given', () => {
         if (url.pathname.endsWith('/_rendezvous/probe')) return Response.redirect(`${other.url}_rendezvous/probe`, 302)
         if (url.pathname.endsWith('/_rendezvous/info')) return new Response(null, { status: 307, headers: { location: `${other.url}_rendezvous/info` } })
         const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.arrayBuffer()
-        return fetch(`${server.origin}${url.pathname}${url.search}`, { method: request.method, headers: request.headers, body, redirect: 'manual', decompress: false } as RequestInit)
+        return fetch(`${server.origin}${url.pathname}${url.search}`, {
+          method: request.method,
+          headers: request.headers,
+          body,
+          redirect: 'manual',
+          decompress: false,
+        } as RequestInit)
       },
     })
     try {

@@ -18,7 +18,11 @@ afterAll(async () => {
 
 async function serverOn(url: string) {
   const { url: metricsUrl, ...metricsListen } = freeMetricsListen()
-  const child = spawnMain(['--host', '127.0.0.1', '--port', '0', '--shutdown-drain', '0'], { RENDEZVOUS_STORE: url, RENDEZVOUS_REDIS_PREFIX: 'rz-eviction:', ...metricsListen })
+  const child = spawnMain(['--host', '127.0.0.1', '--port', '0', '--shutdown-drain', '0'], {
+    RENDEZVOUS_STORE: url,
+    RENDEZVOUS_REDIS_PREFIX: 'rz-eviction:',
+    ...metricsListen,
+  })
   const log = logLines(child.stderr)
   const lines = await log.until((all) => all.some((l) => l['msg'] === 'listening'))
   const base = lines.find((l) => l['msg'] === 'listening')!['url'] as string

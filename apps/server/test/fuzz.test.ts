@@ -36,7 +36,15 @@ describe('property: arbitrary requests', () => {
         fc.stringMatching(/^[A-Za-z0-9_-]{22}$/),
         fc.array(printable.map(encodeURIComponent), { maxLength: 4 }).map((parts) => parts.join('/')),
       ),
-      ifMatch: fc.option(fc.oneof(fc.constant('TRACKED'), fc.constant('*'), printable, printable.map((s) => `"${s}"`)), { nil: undefined }),
+      ifMatch: fc.option(
+        fc.oneof(
+          fc.constant('TRACKED'),
+          fc.constant('*'),
+          printable,
+          printable.map((s) => `"${s}"`),
+        ),
+        { nil: undefined },
+      ),
       ifNoneMatch: fc.option(fc.oneof(fc.constant('TRACKED'), printable), { nil: undefined }),
       contentType: fc.option(printable, { nil: undefined }),
       prefer: fc.option(fc.oneof(fc.constant('wait=1'), printable), { nil: undefined }),
@@ -82,7 +90,14 @@ describe('property: raw malformed HTTP', () => {
       version: fc.oneof(fc.constantFrom('HTTP/1.1', 'HTTP/1.0', 'HTTP/2', 'HTTP/1.1 extra', ''), line),
       headers: fc.array(
         fc.oneof(
-          fc.constantFrom('Content-Length: 5', 'Content-Length: -1', 'Content-Length: 99999999999', 'Transfer-Encoding: chunked', 'If-Match: *', `If-Match: ${tracked.etag}`),
+          fc.constantFrom(
+            'Content-Length: 5',
+            'Content-Length: -1',
+            'Content-Length: 99999999999',
+            'Transfer-Encoding: chunked',
+            'If-Match: *',
+            `If-Match: ${tracked.etag}`,
+          ),
           line,
         ),
         { maxLength: 5 },

@@ -139,10 +139,12 @@ describe('floods', () => {
       const statuses = new Map<number, number>()
       for (let batch = 0; batch < 20; batch++) {
         const responses = await Promise.all(
-          Array.from({ length: 100 }, () => fetch(server.base, { method: 'POST', body: 'flood' }).then(async (r) => {
-            await r.arrayBuffer()
-            return r.status
-          })),
+          Array.from({ length: 100 }, () =>
+            fetch(server.base, { method: 'POST', body: 'flood' }).then(async (r) => {
+              await r.arrayBuffer()
+              return r.status
+            }),
+          ),
         )
         for (const status of responses) statuses.set(status, (statuses.get(status) ?? 0) + 1)
       }
@@ -192,7 +194,10 @@ describe('floods', () => {
 describe('observability', () => {
   it('should log one line per request with method, route, status, duration and an id hash, never the id or payload', async () => {
     const lines: string[] = []
-    const server = await startServer({}, jsonLogger('info', (line) => lines.push(line)))
+    const server = await startServer(
+      {},
+      jsonLogger('info', (line) => lines.push(line)),
+    )
     try {
       const secret = 'top-secret-payload-4b1d'
       const { id, etag } = await create(server, secret)

@@ -38,7 +38,15 @@ export async function startServer(
   createAuth: TokenVerifier | null = null,
 ): Promise<TestServer> {
   const loaded = loadConfig(
-    { HOST: '127.0.0.1', PORT: '0', RENDEZVOUS_METRICS_LISTEN: 'off', RENDEZVOUS_RATE_LIMIT: 'off', RENDEZVOUS_CREATE_RATE_LIMIT: 'off', RENDEZVOUS_MAX_IN_FLIGHT_PER_CLIENT: 'off', ...env },
+    {
+      HOST: '127.0.0.1',
+      PORT: '0',
+      RENDEZVOUS_METRICS_LISTEN: 'off',
+      RENDEZVOUS_RATE_LIMIT: 'off',
+      RENDEZVOUS_CREATE_RATE_LIMIT: 'off',
+      RENDEZVOUS_MAX_IN_FLIGHT_PER_CLIENT: 'off',
+      ...env,
+    },
     [],
   )
   if (loaded.kind !== 'config') throw new Error(`bad test config: ${JSON.stringify(loaded)}`)

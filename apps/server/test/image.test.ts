@@ -25,13 +25,25 @@ const QEMU = runs('qemu-aarch64-static', ['--version'])
 const APT = runs('apt-get', ['--version']) && runs('dpkg-deb', ['--version'])
 if (!APT) console.warn('\n*** SKIPPED: the image tests. The image takes glibc and CA certificates from Debian packages; no apt-get/dpkg-deb here. ***\n')
 if (!PODMAN) console.warn('\n*** SKIPPED: running the image. No podman or runc (apt-get install podman runc; .ci/run installs them). ***\n')
-if (!QEMU) console.warn('\n*** SKIPPED: the arm64 executable under emulation. No qemu-aarch64-static (apt-get install qemu-user-static; .ci/run installs it). ***\n')
+if (!QEMU)
+  console.warn('\n*** SKIPPED: the arm64 executable under emulation. No qemu-aarch64-static (apt-get install qemu-user-static; .ci/run installs it). ***\n')
 
 const IMAGE = `localhost/rendezvous:${serverPackage.version}`
 const ARCHIVE = resolve(ROOT, `dist/rendezvous-${serverPackage.version}.oci.tar`)
 /** Rootful Podman on this kernel: runc (crun refuses its hybrid cgroups), cgroupfs, explicit ulimits. */
 const PODMAN_FLAGS = ['--runtime', 'runc', '--cgroup-manager=cgroupfs']
-const RUN_FLAGS = ['--read-only', '--cap-drop=ALL', '--network', 'host', '--ulimit', 'nofile=8192:8192', '--ulimit', 'nproc=4096:4096', '--health-interval', 'disable']
+const RUN_FLAGS = [
+  '--read-only',
+  '--cap-drop=ALL',
+  '--network',
+  'host',
+  '--ulimit',
+  'nofile=8192:8192',
+  '--ulimit',
+  'nproc=4096:4096',
+  '--health-interval',
+  'disable',
+]
 
 function podman(...args: string[]): { status: number; stdout: string; stderr: string } {
   const result = spawnSync('podman', [...PODMAN_FLAGS, ...args], { encoding: 'utf8', cwd: ROOT })
@@ -48,14 +60,25 @@ const free = () => Number(freeMetricsListen().RENDEZVOUS_METRICS_LISTEN.split(':
 const containers: string[] = []
 
 /** Starts the image as a container on host networking, waits until it is ready, returns its origin. */
-async function runContainer(image: string, env: Record<string, string> = {}, extra: string[] = []): Promise<{ name: string; origin: string; metrics: string; startedMs: number }> {
+async function runContainer(
+  image: string,
+  env: Record<string, string> = {},
+  extra: string[] = [],
+): Promise<{ name: string; origin: string; metrics: string; startedMs: number }> {
   const port = free()
   const metricsPort = free()
   const name = `rz-test-${process.pid}-${containers.length}`
   containers.push(name)
   const started = performance.now()
   // On the host's network every container needs ports of its own, whatever `env` says.
-  const environment = { RENDEZVOUS_SHUTDOWN_DRAIN_SECONDS: '1', RENDEZVOUS_SHUTDOWN_GRACE_SECONDS: '2', ...env, PORT: String(port), HOST: '127.0.0.1', RENDEZVOUS_METRICS_LISTEN: `127.0.0.1:${metricsPort}` }
+  const environment = {
+    RENDEZVOUS_SHUTDOWN_DRAIN_SECONDS: '1',
+    RENDEZVOUS_SHUTDOWN_GRACE_SECONDS: '2',
+    ...env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    RENDEZVOUS_METRICS_LISTEN: `127.0.0.1:${metricsPort}`,
+  }
   const run = podman('run', '-d', '--name', name, ...RUN_FLAGS, ...extra, ...Object.entries(environment).flatMap(([k, v]) => ['-e', `${k}=${v}`]), image)
   if (run.status !== 0) throw new Error(`podman run: ${run.stderr}`)
   const origin = `http://127.0.0.1:${port}`
@@ -89,7 +112,8 @@ describe.skipIf(!APT)('npm run image', () => {
     const listing = spawnSync('tar', ['-tf', ARCHIVE], { encoding: 'utf8' }).stdout.split('\n')
     expect(listing).toContain('oci-layout')
     expect(listing).toContain('index.json')
-    const blob = (digest: string) => JSON.parse(spawnSync('tar', ['-xOf', ARCHIVE, `blobs/sha256/${digest.slice(7)}`], { encoding: 'utf8', maxBuffer: 1 << 20 }).stdout)
+    const blob = (digest: string) =>
+      JSON.parse(spawnSync('tar', ['-xOf', ARCHIVE, `blobs/sha256/${digest.slice(7)}`], { encoding: 'utf8', maxBuffer: 1 << 20 }).stdout)
     const index = JSON.parse(spawnSync('tar', ['-xOf', ARCHIVE, 'index.json'], { encoding: 'utf8' }).stdout)
     const platforms = blob(index.manifests[0].digest)
     expect(platforms.manifests.map((m: { platform: { architecture: string } }) => m.platform.architecture).sort()).toEqual(['amd64', 'arm64'])
@@ -153,7 +177,18 @@ describe.skipIf(!APT)('npm run image', () => {
 
     it('should run deploy/compose.yaml as podman-compose reads it, each instance as written serving logins across both', async () => {
       const compose = parse(readFileSync(resolve(ROOT, 'deploy/compose.yaml'), 'utf8'), { merge: true }) as {
-        services: Record<string, { image: string; read_only?: boolean; cap_drop?: string[]; security_opt?: string[]; tmpfs?: string[]; environment?: Record<string, string>; stop_grace_period?: string }>
+        services: Record<
+          string,
+          {
+            image: string
+            read_only?: boolean
+            cap_drop?: string[]
+            security_opt?: string[]
+            tmpfs?: string[]
+            environment?: Record<string, string>
+            stop_grace_period?: string
+          }
+        >
       }
       const instances = Object.entries(compose.services).filter(([, service]) => service.image?.startsWith('localhost/rendezvous:'))
       expect(instances.map(([name]) => name)).toEqual(['rendezvous-a', 'rendezvous-b'])
@@ -177,13 +212,19 @@ describe.skipIf(!APT)('npm run image', () => {
         expect(runLines).toHaveLength(2)
         for (const line of runLines) expect(line).toMatch(/--read-only.*--cap-drop ALL/)
       } else {
-        console.warn('\n*** SKIPPED: podman-compose reading deploy/compose.yaml. No podman-compose (apt-get install podman-compose; .ci/run installs it). ***\n')
+        console.warn(
+          '\n*** SKIPPED: podman-compose reading deploy/compose.yaml. No podman-compose (apt-get install podman-compose; .ci/run installs it). ***\n',
+        )
       }
       // Each instance as the file starts it, on a Redis the test owns in place of the file's Valkey.
       const store = { RENDEZVOUS_STORE: redis!.url, RENDEZVOUS_REDIS_PREFIX: redis!.uniquePrefix() }
       const [a, b] = await Promise.all(
         instances.map(([, service]) =>
-          runContainer(service.image, { ...service.environment, ...store }, (service.security_opt ?? []).flatMap((option) => ['--security-opt', option])),
+          runContainer(
+            service.image,
+            { ...service.environment, ...store },
+            (service.security_opt ?? []).flatMap((option) => ['--security-opt', option]),
+          ),
         ),
       )
       expect(await exchangeOnEveryDialect({ origin: a!.origin, joinOrigin: b!.origin })).toHaveLength(7)
@@ -215,7 +256,10 @@ describe.skipIf(!APT)('npm run image', () => {
       const help = spawnSync('qemu-aarch64-static', ['-L', sysroot, executable, '--help'], { encoding: 'utf8' })
       expect(help.stdout).toContain('rendezvous healthcheck')
       const port = free()
-      const child = Bun.spawn(['qemu-aarch64-static', '-L', sysroot, executable, '--host', '127.0.0.1', '--port', String(port), '--metrics-listen', 'off'], { stdout: 'ignore', stderr: 'pipe' })
+      const child = Bun.spawn(['qemu-aarch64-static', '-L', sysroot, executable, '--host', '127.0.0.1', '--port', String(port), '--metrics-listen', 'off'], {
+        stdout: 'ignore',
+        stderr: 'pipe',
+      })
       try {
         const origin = `http://127.0.0.1:${port}`
         for (let i = 0; i < 600 && (await fetch(`${origin}/ready`).catch(() => null))?.status !== 200; i++) await sleep(50)

@@ -59,7 +59,9 @@ describe.skipIf(!KUBECTL)('deploy/kubernetes', () => {
   it('should add a valid ServiceMonitor on the metrics port with the component', () => {
     const manifests = render(`${KUBERNETES}/examples/with-servicemonitor`)
     for (const manifest of manifests) expect(() => validate(manifest), manifest.kind).not.toThrow()
-    const monitor = manifests.find((m) => m.kind === 'ServiceMonitor') as unknown as { spec: { endpoints: { port: string; path: string }[]; selector: { matchLabels: Record<string, string> } } }
+    const monitor = manifests.find((m) => m.kind === 'ServiceMonitor') as unknown as {
+      spec: { endpoints: { port: string; path: string }[]; selector: { matchLabels: Record<string, string> } }
+    }
     const service = manifests.find((m) => m.kind === 'Service') as unknown as { metadata: { labels: Record<string, string> } }
     expect(monitor.spec.endpoints).toEqual([expect.objectContaining({ port: 'metrics', path: '/metrics' })])
     for (const [label, value] of Object.entries(monitor.spec.selector.matchLabels)) expect(service.metadata.labels[label]).toBe(value)
@@ -102,7 +104,9 @@ describe.skipIf(!KUBECTL)('deploy/kubernetes', () => {
       ['http', 'http'],
       ['metrics', 'metrics'],
     ])
-    const budget = manifests.find((m) => m.kind === 'PodDisruptionBudget') as unknown as { spec: { minAvailable: number; selector: { matchLabels: Record<string, string> } } }
+    const budget = manifests.find((m) => m.kind === 'PodDisruptionBudget') as unknown as {
+      spec: { minAvailable: number; selector: { matchLabels: Record<string, string> } }
+    }
     expect(budget.spec.minAvailable).toBe(1)
     expect(budget.spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels)
   })

@@ -134,9 +134,7 @@ describe('long-poll at scale', () => {
     const big = await startServer({ RENDEZVOUS_MAX_WAIT_SECONDS: '20' })
     try {
       const sessions = await Promise.all(Array.from({ length: 1000 }, (_, i) => create(big, `initial ${i}`)))
-      const polls = sessions.map(({ id, etag }) =>
-        fetch(`${big.base}${id}`, { headers: { 'if-none-match': etag, prefer: 'wait=20' } }),
-      )
+      const polls = sessions.map(({ id, etag }) => fetch(`${big.base}${id}`, { headers: { 'if-none-match': etag, prefer: 'wait=20' } }))
       await heldCount(big, 1000, 15_000)
       const puts = await Promise.all(sessions.map(({ id }, i) => fetch(`${big.base}${id}`, { method: 'PUT', body: `answer ${i}` })))
       expect(puts.every((r) => r.status === 202)).toBe(true)

@@ -54,7 +54,8 @@ describe.each([
   [MSC4388_UNSTABLE, 'IO_ELEMENT_MSC4388_CONCURRENT_WRITE'],
 ])('MSC4388 at %s', (base, conflictCode) => {
   const url = (path = '') => `${server.origin}${base}${path}`
-  const put = (id: string, body: unknown) => fetch(url(`/${id}`), { method: 'PUT', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
+  const put = (id: string, body: unknown) =>
+    fetch(url(`/${id}`), { method: 'PUT', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
 
   async function created(data = 'hello'): Promise<{ id: string; sequence_token: string; expires_in_ms: number }> {
     const response = await fetch(url(), { method: 'POST', body: JSON.stringify({ data }), headers: { 'content-type': 'application/json' } })

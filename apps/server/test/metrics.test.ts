@@ -63,7 +63,19 @@ describe('the metrics listener', () => {
       const text = await scrape.text()
       expect(total(text, 'rendezvous_created_total', { dialect: 'seed' })).toBe(1)
       expect((await fetch(metricsUrl.replace('/metrics', '/health'))).status).toBe(200)
-      for (const path of ['/metrics', '/metrics/', '/./metrics', '/x/../metrics', '/%2e%2e/metrics', '/%2E%2E/metrics', '//metrics', '/METRICS', '/metrics?format=text', '/metrics%2f', '/_rendezvous/../metrics']) {
+      for (const path of [
+        '/metrics',
+        '/metrics/',
+        '/./metrics',
+        '/x/../metrics',
+        '/%2e%2e/metrics',
+        '/%2E%2E/metrics',
+        '//metrics',
+        '/METRICS',
+        '/metrics?format=text',
+        '/metrics%2f',
+        '/_rendezvous/../metrics',
+      ]) {
         const answer = await rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)
         expect(answer.status, path).not.toBe(200)
         expect(answer.text, path).not.toContain('rendezvous_')
@@ -87,28 +99,40 @@ describe('the metrics listener', () => {
     expect(await same.exited).toBe(2)
   }, 20_000)
 
-  it.skipIf(!PROMTOOL)('should pass promtool check metrics on a live scrape with traffic on every route', async () => {
-    const { url: metricsUrl, ...metricsListen } = freeMetricsListen()
-    const child = spawnMain(['--host', '127.0.0.1', '--port', '0', '--shutdown-drain', '0', '--max-wait', '1'], metricsListen)
-    try {
-      const base = await listeningUrl(child.stderr)
-      const { id, etag } = await create({ base })
-      await fetch(`${base}${id}`, { headers: { 'if-none-match': etag, prefer: 'wait=1' } })
-      await fetch(`${base}${id}`, { method: 'PUT', body: 'x' })
-      await fetch(`${base}${id}`, { method: 'DELETE' })
-      await fetch(`${base}nope`)
-      const text = await (await fetch(metricsUrl)).text()
-      const check = spawnSync(PROMTOOL!, ['check', 'metrics'], { input: text, encoding: 'utf8' })
-      expect(`${check.stdout}${check.stderr}`.trim()).toBe('')
-      expect(check.status).toBe(0)
-      for (const name of ['rendezvous_build_info', 'process_start_time_seconds', 'process_cpu_seconds_total', 'process_open_fds', 'process_max_fds', 'process_resident_memory_bytes', 'rendezvous_js_heap_used_bytes']) {
-        expect(text, name).toMatch(new RegExp(`^${name}(\\{[^}]*\\})? \\d`, 'm'))
+  it.skipIf(!PROMTOOL)(
+    'should pass promtool check metrics on a live scrape with traffic on every route',
+    async () => {
+      const { url: metricsUrl, ...metricsListen } = freeMetricsListen()
+      const child = spawnMain(['--host', '127.0.0.1', '--port', '0', '--shutdown-drain', '0', '--max-wait', '1'], metricsListen)
+      try {
+        const base = await listeningUrl(child.stderr)
+        const { id, etag } = await create({ base })
+        await fetch(`${base}${id}`, { headers: { 'if-none-match': etag, prefer: 'wait=1' } })
+        await fetch(`${base}${id}`, { method: 'PUT', body: 'x' })
+        await fetch(`${base}${id}`, { method: 'DELETE' })
+        await fetch(`${base}nope`)
+        const text = await (await fetch(metricsUrl)).text()
+        const check = spawnSync(PROMTOOL!, ['check', 'metrics'], { input: text, encoding: 'utf8' })
+        expect(`${check.stdout}${check.stderr}`.trim()).toBe('')
+        expect(check.status).toBe(0)
+        for (const name of [
+          'rendezvous_build_info',
+          'process_start_time_seconds',
+          'process_cpu_seconds_total',
+          'process_open_fds',
+          'process_max_fds',
+          'process_resident_memory_bytes',
+          'rendezvous_js_heap_used_bytes',
+        ]) {
+          expect(text, name).toMatch(new RegExp(`^${name}(\\{[^}]*\\})? \\d`, 'm'))
+        }
+        expect(text).not.toMatch(/^process_heap/m)
+      } finally {
+        child.kill('SIGKILL')
       }
-      expect(text).not.toMatch(/^process_heap/m)
-    } finally {
-      child.kill('SIGKILL')
-    }
-  }, 20_000)
+    },
+    20_000,
+  )
 })
 
 describe('outcome counters', () => {
@@ -125,7 +149,15 @@ describe('outcome counters', () => {
       const timedOut = await fetch(`${server.base}${unanswered.id}`, { headers: { 'if-none-match': unanswered.etag, prefer: 'wait=1' } })
       expect(timedOut.status).toBe(304)
       expect((await fetch(`${server.base}${cancelled.id}`, { method: 'DELETE' })).status).toBe(204)
-      expect((await fetch(`http://127.0.0.1:${server.port}/_matrix/client/unstable/org.matrix.msc4108/rendezvous`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } })).status).toBe(201)
+      expect(
+        (
+          await fetch(`http://127.0.0.1:${server.port}/_matrix/client/unstable/org.matrix.msc4108/rendezvous`, {
+            method: 'POST',
+            body: 'x',
+            headers: { 'content-type': 'text/plain' },
+          })
+        ).status,
+      ).toBe(201)
       await sleep(2300)
       const text = await server.metrics()
       expect(total(text, 'rendezvous_created_total', { dialect: 'seed' })).toBe(3)
@@ -147,12 +179,15 @@ describe('outcome counters', () => {
 describe.skipIf(!redis)('two workers, one scrape', () => {
   it('should sum both workers, never go backwards in 20 scrapes, equal the requests sent, and survive a worker killed', async () => {
     const { url: metricsUrl, ...metricsListen } = freeMetricsListen()
-    const child = spawnMain(['--host', '127.0.0.1', '--port', '0', '--shutdown-drain', '0', '--rate-limit', 'off', '--create-rate-limit', 'off', '--max-in-flight-per-client', 'off'], {
-      RENDEZVOUS_STORE: redis!.url,
-      RENDEZVOUS_REDIS_PREFIX: redis!.uniquePrefix(),
-      RENDEZVOUS_WORKERS: '2',
-      ...metricsListen,
-    })
+    const child = spawnMain(
+      ['--host', '127.0.0.1', '--port', '0', '--shutdown-drain', '0', '--rate-limit', 'off', '--create-rate-limit', 'off', '--max-in-flight-per-client', 'off'],
+      {
+        RENDEZVOUS_STORE: redis!.url,
+        RENDEZVOUS_REDIS_PREFIX: redis!.uniquePrefix(),
+        RENDEZVOUS_WORKERS: '2',
+        ...metricsListen,
+      },
+    )
     const log = logLines(child.stderr)
     try {
       const lines = await log.until((all) => all.filter((l) => l['msg'] === 'listening').length === 2)

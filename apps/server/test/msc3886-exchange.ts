@@ -13,9 +13,15 @@ interface Msc3886Transport {
   cancel(reason: string): Promise<void>
   details(): Promise<{ uri: string }>
 }
-type Msc3886Constructor = new (options: { onFailure?: (reason: string) => void; client: unknown; fallbackRzServer?: string; fetchFn?: typeof fetch }) => Msc3886Transport
+type Msc3886Constructor = new (options: {
+  onFailure?: (reason: string) => void
+  client: unknown
+  fallbackRzServer?: string
+  fetchFn?: typeof fetch
+}) => Msc3886Transport
 // The 30.x module is CommonJS; a narrow view of it keeps the tests independent of its typings.
-const MSC3886SimpleHttpRendezvousTransport = (msc3886Module as unknown as { MSC3886SimpleHttpRendezvousTransport: Msc3886Constructor }).MSC3886SimpleHttpRendezvousTransport
+const MSC3886SimpleHttpRendezvousTransport = (msc3886Module as unknown as { MSC3886SimpleHttpRendezvousTransport: Msc3886Constructor })
+  .MSC3886SimpleHttpRendezvousTransport
 
 // The SDK logs every request at info; keep test output readable.
 ;(logger30 as unknown as { logger: { setLevel(level: string): void } }).logger.setLevel('silent')
@@ -27,7 +33,11 @@ const MSC3886SimpleHttpRendezvousTransport = (msc3886Module as unknown as { MSC3
  */
 export async function runMsc3886Exchange(options: { client: unknown; fallbackRzServer: string; joinUrl?: (uri: string) => string }): Promise<string> {
   const failures: string[] = []
-  const a = new MSC3886SimpleHttpRendezvousTransport({ client: options.client, fallbackRzServer: options.fallbackRzServer, onFailure: (r) => failures.push(`a:${r}`) })
+  const a = new MSC3886SimpleHttpRendezvousTransport({
+    client: options.client,
+    fallbackRzServer: options.fallbackRzServer,
+    onFailure: (r) => failures.push(`a:${r}`),
+  })
   await a.send({ type: 'm.login.progress', protocols: ['org.matrix.msc3906.login_token'] })
   const { uri } = await a.details()
 

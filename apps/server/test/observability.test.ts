@@ -18,8 +18,10 @@ const DEPLOY = resolve(import.meta.dirname, '../../../deploy')
 const found = (paths: string[]) => paths.find((path) => spawnSync(path, ['--version'], { stdio: 'ignore' }).status === 0) ?? null
 const PROMTOOL = found(['/usr/bin/promtool', '/usr/local/bin/promtool'])
 const PROMETHEUS = found(['/usr/bin/prometheus', '/usr/local/bin/prometheus'])
-if (!PROMTOOL) console.warn('\n*** SKIPPED: promtool checks and unit tests of deploy/prometheus. No promtool (apt-get install prometheus; .ci/run installs it). ***\n')
-if (!PROMETHEUS) console.warn('\n*** SKIPPED: the Grafana dashboard against a real Prometheus. No prometheus (apt-get install prometheus; .ci/run installs it). ***\n')
+if (!PROMTOOL)
+  console.warn('\n*** SKIPPED: promtool checks and unit tests of deploy/prometheus. No promtool (apt-get install prometheus; .ci/run installs it). ***\n')
+if (!PROMETHEUS)
+  console.warn('\n*** SKIPPED: the Grafana dashboard against a real Prometheus. No prometheus (apt-get install prometheus; .ci/run installs it). ***\n')
 
 const redis = await startTestRedis('the Grafana dashboard against a real Prometheus (two workers on Redis)')
 afterAll(() => redis?.close())
@@ -72,97 +74,135 @@ describe('deploy/grafana/rendezvous.json', () => {
     expect(annotations.some((expr) => expr.includes('rendezvous_build_info'))).toBe(true)
   })
 
-  it.skipIf(!PROMETHEUS || !redis)('should answer every panel, variable and deploy annotation with data from a real Prometheus scraping two workers', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rz-prometheus-'))
-    const { url: metricsUrl, RENDEZVOUS_METRICS_LISTEN } = freeMetricsListen()
-    const prometheusPort = freeMetricsListen().RENDEZVOUS_METRICS_LISTEN.split(':')[1]!
-    const apiPort = freeMetricsListen().RENDEZVOUS_METRICS_LISTEN.split(':')[1]!
-    const prefix = redis!.uniquePrefix()
-    const startGroup = async () => {
-      const child = spawnMain(['--host', '127.0.0.1', '--port', apiPort, '--shutdown-drain', '0', '--rate-limit', 'off', '--create-rate-limit', 'off', '--max-in-flight-per-client', 'off', '--max-wait', '2', '--ttl', '2'], {
-        RENDEZVOUS_STORE: redis!.url,
-        RENDEZVOUS_REDIS_PREFIX: prefix,
-        RENDEZVOUS_WORKERS: '2',
-        RENDEZVOUS_METRICS_LISTEN,
-      })
-      const log = logLines(child.stderr)
-      try {
-        await log.until((all) => all.filter((l) => l['msg'] === 'listening').length === 2)
-      } catch (error) {
-        child.kill('SIGKILL')
-        throw error
-      }
-      for (let i = 0; i < 300 && (await fetch(`http://127.0.0.1:${apiPort}/ready`).catch(() => null))?.status !== 200; i++) await sleep(10)
-      return child
-    }
-    writeFileSync(
-      join(dir, 'prometheus.yml'),
-      `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - ${join(DEPLOY, 'prometheus/rendezvous-alerts.yml')}\nscrape_configs:\n  - job_name: rendezvous\n    static_configs:\n      - targets: ['${new URL(metricsUrl).host}']\n`,
-    )
-    const prometheus = Bun.spawn(
-      [PROMETHEUS!, `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${prometheusPort}`, '--log.level=warn'],
-      { stdout: 'ignore', stderr: 'pipe' },
-    )
-    let group: Awaited<ReturnType<typeof startGroup>> | null = null
-    try {
-      group = await startGroup()
-      const api = `http://127.0.0.1:${prometheusPort}/api/v1`
-      for (let i = 0; i < 300 && (await fetch(`http://127.0.0.1:${prometheusPort}/-/ready`).catch(() => null))?.status !== 200; i++) await sleep(50)
-      const base = `http://127.0.0.1:${apiPort}/`
-      /** Logins as devices do them: create, a long-poll woken by the answer, a read, some cancelled, some left to expire. */
-      const logins = async (seconds: number) => {
-        const until = performance.now() + seconds * 1000
-        for (let n = 0; performance.now() < until; n++) {
-          const created = await fetch(base, { method: 'POST', body: 'from A', headers: { connection: 'close' } })
-          if (created.status !== 200) continue
-          const { id } = (await created.json()) as { id: string }
-          const etag = created.headers.get('etag')!
-          if (n % 5 === 4) continue // nobody scans this one
-          const waiting = fetch(`${base}${id}`, { headers: { 'if-none-match': etag, prefer: 'wait=2', connection: 'close' } })
-          await sleep(20)
-          await (await fetch(`${base}${id}`, { method: 'PUT', body: 'from B', headers: { connection: 'close' } })).arrayBuffer()
-          await (await waiting).arrayBuffer()
-          if (n % 3 === 0) await (await fetch(`${base}${id}`, { method: 'DELETE', headers: { connection: 'close' } })).arrayBuffer()
+  it.skipIf(!PROMETHEUS || !redis)(
+    'should answer every panel, variable and deploy annotation with data from a real Prometheus scraping two workers',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'rz-prometheus-'))
+      const { url: metricsUrl, RENDEZVOUS_METRICS_LISTEN } = freeMetricsListen()
+      const prometheusPort = freeMetricsListen().RENDEZVOUS_METRICS_LISTEN.split(':')[1]!
+      const apiPort = freeMetricsListen().RENDEZVOUS_METRICS_LISTEN.split(':')[1]!
+      const prefix = redis!.uniquePrefix()
+      const startGroup = async () => {
+        const child = spawnMain(
+          [
+            '--host',
+            '127.0.0.1',
+            '--port',
+            apiPort,
+            '--shutdown-drain',
+            '0',
+            '--rate-limit',
+            'off',
+            '--create-rate-limit',
+            'off',
+            '--max-in-flight-per-client',
+            'off',
+            '--max-wait',
+            '2',
+            '--ttl',
+            '2',
+          ],
+          {
+            RENDEZVOUS_STORE: redis!.url,
+            RENDEZVOUS_REDIS_PREFIX: prefix,
+            RENDEZVOUS_WORKERS: '2',
+            RENDEZVOUS_METRICS_LISTEN,
+          },
+        )
+        const log = logLines(child.stderr)
+        try {
+          await log.until((all) => all.filter((l) => l['msg'] === 'listening').length === 2)
+        } catch (error) {
+          child.kill('SIGKILL')
+          throw error
         }
+        for (let i = 0; i < 300 && (await fetch(`http://127.0.0.1:${apiPort}/ready`).catch(() => null))?.status !== 200; i++) await sleep(10)
+        return child
       }
-      await logins(6)
-      // A deploy: the whole group restarts, so its start time moves.
-      group.kill('SIGTERM')
-      await group.exited
-      await sleep(1500)
-      group = await startGroup()
-      await logins(6)
-      await sleep(2500)
+      writeFileSync(
+        join(dir, 'prometheus.yml'),
+        `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - ${join(DEPLOY, 'prometheus/rendezvous-alerts.yml')}\nscrape_configs:\n  - job_name: rendezvous\n    static_configs:\n      - targets: ['${new URL(metricsUrl).host}']\n`,
+      )
+      const prometheus = Bun.spawn(
+        [
+          PROMETHEUS!,
+          `--config.file=${join(dir, 'prometheus.yml')}`,
+          `--storage.tsdb.path=${join(dir, 'data')}`,
+          `--web.listen-address=127.0.0.1:${prometheusPort}`,
+          '--log.level=warn',
+        ],
+        { stdout: 'ignore', stderr: 'pipe' },
+      )
+      let group: Awaited<ReturnType<typeof startGroup>> | null = null
+      try {
+        group = await startGroup()
+        const api = `http://127.0.0.1:${prometheusPort}/api/v1`
+        for (let i = 0; i < 300 && (await fetch(`http://127.0.0.1:${prometheusPort}/-/ready`).catch(() => null))?.status !== 200; i++) await sleep(50)
+        const base = `http://127.0.0.1:${apiPort}/`
+        /** Logins as devices do them: create, a long-poll woken by the answer, a read, some cancelled, some left to expire. */
+        const logins = async (seconds: number) => {
+          const until = performance.now() + seconds * 1000
+          for (let n = 0; performance.now() < until; n++) {
+            const created = await fetch(base, { method: 'POST', body: 'from A', headers: { connection: 'close' } })
+            if (created.status !== 200) continue
+            const { id } = (await created.json()) as { id: string }
+            const etag = created.headers.get('etag')!
+            if (n % 5 === 4) continue // nobody scans this one
+            const waiting = fetch(`${base}${id}`, { headers: { 'if-none-match': etag, prefer: 'wait=2', connection: 'close' } })
+            await sleep(20)
+            await (await fetch(`${base}${id}`, { method: 'PUT', body: 'from B', headers: { connection: 'close' } })).arrayBuffer()
+            await (await waiting).arrayBuffer()
+            if (n % 3 === 0) await (await fetch(`${base}${id}`, { method: 'DELETE', headers: { connection: 'close' } })).arrayBuffer()
+          }
+        }
+        await logins(6)
+        // A deploy: the whole group restarts, so its start time moves.
+        group.kill('SIGTERM')
+        await group.exited
+        await sleep(1500)
+        group = await startGroup()
+        await logins(6)
+        await sleep(2500)
 
-      const query = async (expr: string) => {
-        const answer = (await (await fetch(`${api}/query?query=${encodeURIComponent(asSent(expr))}`)).json()) as { status: string; error?: string; data: { result: unknown[] } }
-        expect(answer.status, `${expr}: ${answer.error ?? ''}`).toBe('success')
-        return answer.data.result
+        const query = async (expr: string) => {
+          const answer = (await (await fetch(`${api}/query?query=${encodeURIComponent(asSent(expr))}`)).json()) as {
+            status: string
+            error?: string
+            data: { result: unknown[] }
+          }
+          expect(answer.status, `${expr}: ${answer.error ?? ''}`).toBe('success')
+          return answer.data.result
+        }
+        for (const panel of queryPanels) {
+          for (const target of panel.targets!) expect((await query(target.expr)).length, `${panel.title}: ${target.expr}`).toBeGreaterThan(0)
+        }
+        // The annotations look back over the run: the restart and the version first seen.
+        const range = async (expr: string) => {
+          const end = Date.now() / 1000
+          const answer = (await (await fetch(`${api}/query_range?query=${encodeURIComponent(asSent(expr))}&start=${end - 60}&end=${end}&step=1`)).json()) as {
+            status: string
+            data: { result: unknown[] }
+          }
+          expect(answer.status, expr).toBe('success')
+          return answer.data.result
+        }
+        for (const annotation of dashboard.annotations.list.filter((a) => a.expr))
+          expect((await range(annotation.expr!)).length, annotation.name).toBeGreaterThan(0)
+        for (const variable of dashboard.templating.list) {
+          const match = /^label_values\((.+), (\w+)\)$/.exec(variable.query.query)!
+          const answer = (await (await fetch(`${api}/label/${match[2]}/values?match[]=${encodeURIComponent(asSent(match[1]!))}`)).json()) as { data: string[] }
+          expect(answer.data.length, variable.name).toBeGreaterThan(0)
+        }
+        // The shipped alert rules evaluate against the real series without error.
+        const rules = (await (await fetch(`${api}/rules`)).json()) as { data: { groups: { rules: { health: string }[] }[] } }
+        expect(rules.data.groups[0]!.rules.every((rule) => rule.health === 'ok')).toBe(true)
+      } finally {
+        group?.kill('SIGKILL')
+        prometheus.kill('SIGTERM')
+        await prometheus.exited
+        rmSync(dir, { recursive: true, force: true })
       }
-      for (const panel of queryPanels) {
-        for (const target of panel.targets!) expect((await query(target.expr)).length, `${panel.title}: ${target.expr}`).toBeGreaterThan(0)
-      }
-      // The annotations look back over the run: the restart and the version first seen.
-      const range = async (expr: string) => {
-        const end = Date.now() / 1000
-        const answer = (await (await fetch(`${api}/query_range?query=${encodeURIComponent(asSent(expr))}&start=${end - 60}&end=${end}&step=1`)).json()) as { status: string; data: { result: unknown[] } }
-        expect(answer.status, expr).toBe('success')
-        return answer.data.result
-      }
-      for (const annotation of dashboard.annotations.list.filter((a) => a.expr)) expect((await range(annotation.expr!)).length, annotation.name).toBeGreaterThan(0)
-      for (const variable of dashboard.templating.list) {
-        const match = /^label_values\((.+), (\w+)\)$/.exec(variable.query.query)!
-        const answer = (await (await fetch(`${api}/label/${match[2]}/values?match[]=${encodeURIComponent(asSent(match[1]!))}`)).json()) as { data: string[] }
-        expect(answer.data.length, variable.name).toBeGreaterThan(0)
-      }
-      // The shipped alert rules evaluate against the real series without error.
-      const rules = (await (await fetch(`${api}/rules`)).json()) as { data: { groups: { rules: { health: string }[] }[] } }
-      expect(rules.data.groups[0]!.rules.every((rule) => rule.health === 'ok')).toBe(true)
-    } finally {
-      group?.kill('SIGKILL')
-      prometheus.kill('SIGTERM')
-      await prometheus.exited
-      rmSync(dir, { recursive: true, force: true })
-    }
-  }, 90_000)
+    },
+    90_000,
+  )
 })

@@ -32,11 +32,7 @@ export function freeMetricsListen(): { readonly RENDEZVOUS_METRICS_LISTEN: strin
  * going to `onLaterLine` when given. Gives up after `timeoutMs` (the process may be logging above
  * info, or stuck).
  */
-export async function listeningUrl(
-  stderr: ReadableStream<Uint8Array>,
-  timeoutMs = 15_000,
-  onLaterLine?: (line: string) => void,
-): Promise<string> {
+export async function listeningUrl(stderr: ReadableStream<Uint8Array>, timeoutMs = 15_000, onLaterLine?: (line: string) => void): Promise<string> {
   const decoder = new TextDecoder()
   const reader = stderr.getReader()
   let text = ''

@@ -36,7 +36,27 @@ beforeAll(async () => {
   server = await startServer({ RENDEZVOUS_TRUST_PROXY: '127.0.0.1', RENDEZVOUS_MAX_WAIT_SECONDS: String(MAX_WAIT) })
   dir = mkdtempSync(join(tmpdir(), 'rz-proxies-'))
   if (OPENSSL) {
-    execFileSync(OPENSSL, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' })
+    execFileSync(
+      OPENSSL,
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    )
     writeFileSync(join(dir, 'haproxy.pem'), readFileSync(join(dir, 'cert.pem'), 'utf8') + readFileSync(join(dir, 'key.pem'), 'utf8'))
   }
 })
@@ -103,7 +123,18 @@ http {
 }
 
 /** Spellings of /metrics that proxies and servers have been known to treat differently. */
-const METRICS_SPELLINGS = ['metrics', 'metrics/', './metrics', 'x/../metrics', '%2e%2e/metrics', '%2E%2E/metrics', 'METRICS', 'metrics?x=1', '/metrics', 'metrics%2f']
+const METRICS_SPELLINGS = [
+  'metrics',
+  'metrics/',
+  './metrics',
+  'x/../metrics',
+  '%2e%2e/metrics',
+  '%2E%2E/metrics',
+  'METRICS',
+  'metrics?x=1',
+  '/metrics',
+  'metrics%2f',
+]
 
 /**
  * Runs the doctor through `proxy`, and asks it for /metrics in every spelling (the server serves
@@ -129,34 +160,52 @@ function failures(results: readonly CheckResult[]): string[] {
 }
 
 describe('the shipped proxy recipes, checked by the doctor', () => {
-  it.skipIf(!NGINX || !OPENSSL)('should find nothing wrong through deploy/nginx.conf', async () => {
-    const results = await doctorThrough(await startNginx(), false)
-    expect(failures(results)).toEqual([])
-    expect(results.filter((r) => r.status === 'skip')).toEqual([])
-  }, 30_000)
+  it.skipIf(!NGINX || !OPENSSL)(
+    'should find nothing wrong through deploy/nginx.conf',
+    async () => {
+      const results = await doctorThrough(await startNginx(), false)
+      expect(failures(results)).toEqual([])
+      expect(results.filter((r) => r.status === 'skip')).toEqual([])
+    },
+    30_000,
+  )
 
-  it.skipIf(!CADDY)('should find nothing wrong through deploy/Caddyfile', async () => {
-    const port = await freePort()
-    const caddyfile = join(dir, `Caddyfile-${port}`)
-    const recipe = readFileSync(join(DEPLOY, 'Caddyfile'), 'utf8').replace('rendezvous.example.org {', `http://127.0.0.1:${port} {`).replace('reverse_proxy 127.0.0.1:8080', `reverse_proxy 127.0.0.1:${server.port}`)
-    writeFileSync(caddyfile, `{\n\tadmin off\n\tauto_https off\n}\n\n${recipe}`)
-    const home = join(dir, `caddy-${port}`)
-    const proxy = await startProxy([CADDY!, 'run', '--config', caddyfile, '--adapter', 'caddyfile'], `http://127.0.0.1:${port}/`, { HOME: home, XDG_DATA_HOME: home, XDG_CONFIG_HOME: home })
-    expect(failures(await doctorThrough(proxy, false))).toEqual([])
-  }, 30_000)
+  it.skipIf(!CADDY)(
+    'should find nothing wrong through deploy/Caddyfile',
+    async () => {
+      const port = await freePort()
+      const caddyfile = join(dir, `Caddyfile-${port}`)
+      const recipe = readFileSync(join(DEPLOY, 'Caddyfile'), 'utf8')
+        .replace('rendezvous.example.org {', `http://127.0.0.1:${port} {`)
+        .replace('reverse_proxy 127.0.0.1:8080', `reverse_proxy 127.0.0.1:${server.port}`)
+      writeFileSync(caddyfile, `{\n\tadmin off\n\tauto_https off\n}\n\n${recipe}`)
+      const home = join(dir, `caddy-${port}`)
+      const proxy = await startProxy([CADDY!, 'run', '--config', caddyfile, '--adapter', 'caddyfile'], `http://127.0.0.1:${port}/`, {
+        HOME: home,
+        XDG_DATA_HOME: home,
+        XDG_CONFIG_HOME: home,
+      })
+      expect(failures(await doctorThrough(proxy, false))).toEqual([])
+    },
+    30_000,
+  )
 
-  it.skipIf(!HAPROXY || !OPENSSL)('should find nothing wrong through deploy/haproxy.cfg', async () => {
-    const port = await freePort()
-    const cfg = join(dir, `haproxy-${port}.cfg`)
-    writeFileSync(
-      cfg,
-      readFileSync(join(DEPLOY, 'haproxy.cfg'), 'utf8')
-        .replace('bind :443 ssl crt /etc/haproxy/certs/rendezvous.pem', `bind 127.0.0.1:${port} ssl crt ${join(dir, 'haproxy.pem')}`)
-        .replace('server rendezvous1 127.0.0.1:8080 check', `server rendezvous1 127.0.0.1:${server.port} check`),
-    )
-    const proxy = await startProxy([HAPROXY!, '-f', cfg, '-db'], `https://127.0.0.1:${port}/`)
-    expect(failures(await doctorThrough(proxy, false))).toEqual([])
-  }, 30_000)
+  it.skipIf(!HAPROXY || !OPENSSL)(
+    'should find nothing wrong through deploy/haproxy.cfg',
+    async () => {
+      const port = await freePort()
+      const cfg = join(dir, `haproxy-${port}.cfg`)
+      writeFileSync(
+        cfg,
+        readFileSync(join(DEPLOY, 'haproxy.cfg'), 'utf8')
+          .replace('bind :443 ssl crt /etc/haproxy/certs/rendezvous.pem', `bind 127.0.0.1:${port} ssl crt ${join(dir, 'haproxy.pem')}`)
+          .replace('server rendezvous1 127.0.0.1:8080 check', `server rendezvous1 127.0.0.1:${server.port} check`),
+      )
+      const proxy = await startProxy([HAPROXY!, '-f', cfg, '-db'], `https://127.0.0.1:${port}/`)
+      expect(failures(await doctorThrough(proxy, false))).toEqual([])
+    },
+    30_000,
+  )
 })
 
 describe.skipIf(!NGINX || !OPENSSL)('classic nginx mistakes, named by the doctor', () => {
@@ -174,7 +223,9 @@ describe.skipIf(!NGINX || !OPENSSL)('classic nginx mistakes, named by the doctor
   }, 30_000)
 
   it('should name a Host header that is not forwarded', async () => {
-    const results = await mistakeFound((conf) => conf.replace('proxy_set_header Host $http_host;', '').replace('proxy_set_header X-Forwarded-Host $http_host;', ''))
+    const results = await mistakeFound((conf) =>
+      conf.replace('proxy_set_header Host $http_host;', '').replace('proxy_set_header X-Forwarded-Host $http_host;', ''),
+    )
     expect(named(results)).toContain('host-not-forwarded')
   }, 30_000)
 

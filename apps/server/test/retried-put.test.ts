@@ -35,10 +35,13 @@ function putAndHangUp(url: string, etag: string, body: string): Promise<void> {
   const { pathname } = new URL(url)
   return new Promise((resolve, reject) => {
     const socket = connect(server.port, '127.0.0.1', () => {
-      socket.write(`PUT ${pathname} HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-Match: ${etag}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`, () => {
-        socket.destroy()
-        resolve()
-      })
+      socket.write(
+        `PUT ${pathname} HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-Match: ${etag}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+        () => {
+          socket.destroy()
+          resolve()
+        },
+      )
     })
     socket.on('error', reject)
   })

@@ -32,12 +32,29 @@ afterAll(() => {
 /** Starts a server process on `redis` with key prefix `prefix`. */
 async function instance(prefix: string, env: Record<string, string> = {}, args: string[] = []): Promise<Instance> {
   const { url: metricsUrl, ...metricsListen } = freeMetricsListen()
-  const child = spawnMain(['--host', '127.0.0.1', '--port', '0', '--shutdown-drain', '0', '--rate-limit', 'off', '--create-rate-limit', 'off', '--max-in-flight-per-client', 'off', ...args], {
-    RENDEZVOUS_STORE: redis!.url,
-    RENDEZVOUS_REDIS_PREFIX: prefix,
-    ...metricsListen,
-    ...env,
-  })
+  const child = spawnMain(
+    [
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--shutdown-drain',
+      '0',
+      '--rate-limit',
+      'off',
+      '--create-rate-limit',
+      'off',
+      '--max-in-flight-per-client',
+      'off',
+      ...args,
+    ],
+    {
+      RENDEZVOUS_STORE: redis!.url,
+      RENDEZVOUS_REDIS_PREFIX: prefix,
+      ...metricsListen,
+      ...env,
+    },
+  )
   const base = await listeningUrl(child.stderr)
   const started = { base, origin: base.replace(/\/$/, ''), metricsUrl, child }
   running.push(started)
@@ -101,9 +118,11 @@ describe.skipIf(!redis)('two instances on one Redis', () => {
   it('should complete an MSC4388 exchange across instances, both write forms and the exact retry included', async () => {
     const path = '/_matrix/client/v1/rendezvous'
     const json = (origin: string, suffix: string, method: string, body?: unknown) =>
-      fetch(`${origin}${path}${suffix}`, { method, body: body === undefined ? undefined : JSON.stringify(body), headers: { 'content-type': 'application/json' } }).then(
-        async (r) => ({ status: r.status, body: (await r.json()) as Record<string, string> }),
-      )
+      fetch(`${origin}${path}${suffix}`, {
+        method,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        headers: { 'content-type': 'application/json' },
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, string> }))
     const created = await json(one.origin, '', 'POST', { data: 'A1' })
     const id = created.body['id']!
     const read = await json(two.origin, `/${id}`, 'GET')
@@ -266,7 +285,10 @@ describe.skipIf(!redis || redis.external)('Redis that hangs', () => {
 describe.skipIf(!redis)('RENDEZVOUS_WORKERS', () => {
   it('should run several workers on one port, restart one that dies, and stop them all on SIGTERM', async () => {
     const prefix = redis!.uniquePrefix()
-    const supervisor = spawnMain(['--host', '127.0.0.1', '--port', '0', '--workers', '2', '--shutdown-drain', '0'], { RENDEZVOUS_STORE: redis!.url, RENDEZVOUS_REDIS_PREFIX: prefix })
+    const supervisor = spawnMain(['--host', '127.0.0.1', '--port', '0', '--workers', '2', '--shutdown-drain', '0'], {
+      RENDEZVOUS_STORE: redis!.url,
+      RENDEZVOUS_REDIS_PREFIX: prefix,
+    })
     try {
       const lines = logLines(supervisor.stderr)
       const listening = await lines.until((all) => all.filter((l) => l['msg'] === 'listening').length >= 2)

@@ -14,11 +14,29 @@ import { create, sleep } from './harness.ts'
 import { listeningUrl, spawnMain } from './process.ts'
 
 async function serverOn(url: string, env: Record<string, string> = {}) {
-  const child = spawnMain(['--host', '127.0.0.1', '--port', '0', '--shutdown-drain', '0', '--rate-limit', 'off', '--create-rate-limit', 'off', '--max-in-flight-per-client', 'off', '--max-wait', '20'], {
-    RENDEZVOUS_STORE: url,
-    RENDEZVOUS_REDIS_PREFIX: `rz-sentinel-${process.pid}-${Date.now()}:`,
-    ...env,
-  })
+  const child = spawnMain(
+    [
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--shutdown-drain',
+      '0',
+      '--rate-limit',
+      'off',
+      '--create-rate-limit',
+      'off',
+      '--max-in-flight-per-client',
+      'off',
+      '--max-wait',
+      '20',
+    ],
+    {
+      RENDEZVOUS_STORE: url,
+      RENDEZVOUS_REDIS_PREFIX: `rz-sentinel-${process.pid}-${Date.now()}:`,
+      ...env,
+    },
+  )
   const base = await listeningUrl(child.stderr)
   const origin = base.replace(/\/$/, '')
   for (let i = 0; i < 300 && (await fetch(`${origin}/ready`)).status !== 200; i++) await sleep(10)
@@ -96,7 +114,9 @@ describe('Redis through Sentinel', () => {
       expect(woken.status).toBe(200)
       expect(await woken.text()).toBe('after the failover')
       expect(await exchangeOnEveryDialect({ origin: server.origin })).toHaveLength(7)
-      console.log(`sentinel failover: elected ${Math.round(failedOverAt - killedAt)} ms after the kill, server ready ${Math.round(readyAt - failedOverAt)} ms after that; ${seen.filter((s) => s.status === 503).length} of ${seen.length} creates answered 503`)
+      console.log(
+        `sentinel failover: elected ${Math.round(failedOverAt - killedAt)} ms after the kill, server ready ${Math.round(readyAt - failedOverAt)} ms after that; ${seen.filter((s) => s.status === 503).length} of ${seen.length} creates answered 503`,
+      )
     } finally {
       server.child.kill('SIGKILL')
       await topology.close()

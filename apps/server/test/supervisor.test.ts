@@ -157,7 +157,10 @@ describe('a single process', () => {
   it('should reload its token file on SIGHUP', async () => {
     const tokens = join(directory, 'single-tokens')
     writeFileSync(tokens, 'old-token\n')
-    const child = spawnMain(['--host', '127.0.0.1', '--port', '0', '--shutdown-drain', '0'], { RENDEZVOUS_CREATE_AUTH: tokens, RENDEZVOUS_CREATE_RATE_LIMIT: 'off' })
+    const child = spawnMain(['--host', '127.0.0.1', '--port', '0', '--shutdown-drain', '0'], {
+      RENDEZVOUS_CREATE_AUTH: tokens,
+      RENDEZVOUS_CREATE_RATE_LIMIT: 'off',
+    })
     try {
       const lines = logLines(child.stderr)
       const base = (await lines.until((all) => all.some((l) => l['msg'] === 'listening'))).find((l) => l['msg'] === 'listening')!['url'] as string

@@ -15,13 +15,9 @@ export interface EntityTag {
 }
 
 /** A parsed `If-Match` or `If-None-Match`: either `*` or a non-empty list of tags. */
-export type EntityTagCondition =
-  | { readonly kind: 'any' }
-  | { readonly kind: 'tags'; readonly tags: readonly EntityTag[] }
+export type EntityTagCondition = { readonly kind: 'any' } | { readonly kind: 'tags'; readonly tags: readonly EntityTag[] }
 
-export type ParsedCondition =
-  | { readonly ok: true; readonly condition: EntityTagCondition }
-  | { readonly ok: false; readonly error: string }
+export type ParsedCondition = { readonly ok: true; readonly condition: EntityTagCondition } | { readonly ok: false; readonly error: string }
 
 /** The longest entity-tag we issue, quotes included (docs/protocol.md#the-resource caps it at 64). */
 export const MAX_ETAG_LENGTH = 64

@@ -45,5 +45,4 @@ export const CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'non
 export const CORS_ALLOW_METHODS = 'GET, PUT, POST, DELETE'
 /** `Authorization` for MSC4388 clients (and every create path when create auth is on). */
 export const CORS_ALLOW_HEADERS = 'Authorization, Content-Type, If-Match, If-None-Match, Prefer'
-export const CORS_EXPOSE_HEADERS =
-  'ETag, Expires, Last-Modified, Location, X-Max-Bytes, Retry-After, Preference-Applied'
+export const CORS_EXPOSE_HEADERS = 'ETag, Expires, Last-Modified, Location, X-Max-Bytes, Retry-After, Preference-Applied'

@@ -1,13 +1,6 @@
 import { Value } from '@sinclair/typebox/value'
 import { describe, expect, it } from 'vitest'
-import {
-  Msc4388CreateRequest,
-  Msc4388UpdateRequest,
-  etagOfSequenceToken,
-  isBrowserNavigation,
-  isOpaqueIdentifier,
-  sequenceTokenOf,
-} from './msc4388.ts'
+import { Msc4388CreateRequest, Msc4388UpdateRequest, etagOfSequenceToken, isBrowserNavigation, isOpaqueIdentifier, sequenceTokenOf } from './msc4388.ts'
 
 describe('MSC4388 schemas', () => {
   it('should accept string data and refuse anything else', () => {

@@ -48,12 +48,9 @@ describe('parsePreferWait', () => {
     expect(parsePreferWait('wait="7"')).toBe(7)
   })
 
-  it.each(['wait', 'wait=', 'wait=-1', 'wait=1.5', 'wait=abc', 'wait=1e3', 'respond-async', ''])(
-    'should ignore %j',
-    (value) => {
-      expect(parsePreferWait(value)).toBeUndefined()
-    },
-  )
+  it.each(['wait', 'wait=', 'wait=-1', 'wait=1.5', 'wait=abc', 'wait=1e3', 'respond-async', ''])('should ignore %j', (value) => {
+    expect(parsePreferWait(value)).toBeUndefined()
+  })
 
   it('should cap absurd values instead of overflowing', () => {
     expect(parsePreferWait('wait=99999999999999999999999')).toBe(2_147_483_647)

@@ -3,7 +3,15 @@ import { EtagIssuer, encodeBase64Url, newRendezvousId } from './ids.ts'
 
 describe('encodeBase64Url', () => {
   it('should match the RFC 4648 test vectors without padding', () => {
-    const cases: [string, string][] = [['', ''], ['f', 'Zg'], ['fo', 'Zm8'], ['foo', 'Zm9v'], ['foob', 'Zm9vYg'], ['fooba', 'Zm9vYmE'], ['foobar', 'Zm9vYmFy']]
+    const cases: [string, string][] = [
+      ['', ''],
+      ['f', 'Zg'],
+      ['fo', 'Zm8'],
+      ['foo', 'Zm9v'],
+      ['foob', 'Zm9vYg'],
+      ['fooba', 'Zm9vYmE'],
+      ['foobar', 'Zm9vYmFy'],
+    ]
     for (const [input, output] of cases) {
       const bytes = new TextEncoder().encode(input)
       expect(encodeBase64Url(bytes, 0, bytes.length)).toBe(output)
@@ -43,7 +51,10 @@ describe('EtagIssuer', () => {
     const serials = Array.from({ length: 100 }, () => issuer.nextSerial())
     const first = serials.map((serial) => issuer.format(serial))
     // Asked again in another order (so the last-asked shortcut is not what answers).
-    const again = [...serials].reverse().map((serial) => issuer.format(serial)).reverse()
+    const again = [...serials]
+      .reverse()
+      .map((serial) => issuer.format(serial))
+      .reverse()
     expect(again).toEqual(first)
     expect(new Set(first).size).toBe(100)
     // `next` continues the same sequence: its tag is not one already handed out as a serial.

@@ -60,7 +60,7 @@ export class KeyLayout {
   /** The group a rendezvous id belongs to: its first character, spread evenly over the groups. */
   groupOf(id: string): Group {
     const at = ID_ALPHABET.indexOf(id[0] ?? 'A')
-    return this.groups[(Math.max(at , 0)) % this.groups.length]!
+    return this.groups[Math.max(at, 0) % this.groups.length]!
   }
 
   record(id: string): string {

@@ -302,7 +302,10 @@ export class RedisStore implements RendezvousStore {
           .then(([outcome, dropped, before, after, unused, used]) => {
             this.#countExpired(unused, used)
             if (outcome === 'done' && (dropped !== 0 || before !== after)) {
-              report('warning', `Redis evicted keys: rebuilt the books from the live set (${dropped} rendezvous gone, payload bytes counted ${before} -> ${after})`)
+              report(
+                'warning',
+                `Redis evicted keys: rebuilt the books from the live set (${dropped} rendezvous gone, payload bytes counted ${before} -> ${after})`,
+              )
             }
           })
           .catch(() => {})
@@ -320,12 +323,15 @@ export class RedisStore implements RendezvousStore {
         this.#client.disconnect(true)
         if (this.#writer !== this.#client) this.#writer.disconnect(true)
       }, healthTimeoutMs)
-      this.#client.ping().then(
-        () => clearTimeout(hung),
-        () => clearTimeout(hung),
-      ).finally(() => {
-        checking = false
-      })
+      this.#client
+        .ping()
+        .then(
+          () => clearTimeout(hung),
+          () => clearTimeout(hung),
+        )
+        .finally(() => {
+          checking = false
+        })
     }, options.healthIntervalMs ?? HEALTH_INTERVAL_MS)
     ;(this.#healthTimer as { unref?: () => void }).unref?.()
   }
@@ -364,7 +370,15 @@ export class RedisStore implements RendezvousStore {
         return { ok: false, reason: 'full', retryAfterMs: Math.max(MIN_RETRY_AFTER_MS, retryAfterMs) }
       }
       const lastModified = Number(text(reply[1]))
-      const rendezvous: Rendezvous = { id, payload: write.payload, contentType: write.contentType, etag, previousEtag: null, lastModified, expiresAt: Number(text(reply[2])) }
+      const rendezvous: Rendezvous = {
+        id,
+        payload: write.payload,
+        contentType: write.contentType,
+        etag,
+        previousEtag: null,
+        lastModified,
+        expiresAt: Number(text(reply[2])),
+      }
       return { ok: true, rendezvous }
     }
   }
@@ -426,7 +440,9 @@ export class RedisStore implements RendezvousStore {
   }
 
   async delete(id: string): Promise<boolean> {
-    const deleted = await this.#write(() => this.#writer.rzDelete(...this.#layout.keys(id), id, this.#layout.groupOf(id).channel, this.#instance, this.#layout.publish))
+    const deleted = await this.#write(() =>
+      this.#writer.rzDelete(...this.#layout.keys(id), id, this.#layout.groupOf(id).channel, this.#instance, this.#layout.publish),
+    )
     if (deleted === 1) this.#subscriptions.notify(id, 'deleted')
     return deleted === 1
   }

@@ -39,12 +39,7 @@ export interface WaitOptions {
  * const outcome = await waitForChange(store, id, { kind: 'tags', tags: [{ weak: false, opaque: etag }] }, { timeoutMs: 30_000, signal })
  * if (outcome.kind === 'changed') send(outcome.rendezvous.payload)
  */
-export function waitForChange(
-  store: RendezvousStore,
-  id: string,
-  known: EntityTagCondition,
-  { timeoutMs, signal }: WaitOptions,
-): Promise<WaitOutcome> {
+export function waitForChange(store: RendezvousStore, id: string, known: EntityTagCondition, { timeoutMs, signal }: WaitOptions): Promise<WaitOutcome> {
   const signals = signal === undefined ? [] : Array.isArray(signal) ? (signal as readonly AbortSource[]) : [signal as AbortSource]
   return new Promise<WaitOutcome>((resolve, reject) => {
     let settled = false

@@ -25,7 +25,10 @@ describe.skipIf(underBun)('@rendezvous/protocol and @rendezvous/store outside th
     const tarballs = readdirSync(consumer).filter((f) => f.endsWith('.tgz'))
     expect(tarballs).toHaveLength(2)
     writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
-    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs.map((t) => `./${t}`)], { cwd: consumer, stdio: 'pipe' })
+    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs.map((t) => `./${t}`)], {
+      cwd: consumer,
+      stdio: 'pipe',
+    })
   }, 120_000)
 
   afterAll(() => {
@@ -73,7 +76,16 @@ export const wrong: UpdateResult = { ok: 'maybe' }
     writeFileSync(
       join(consumer, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'ES2022', lib: ['ES2023', 'DOM'], strict: true, noEmit: true, skipLibCheck: true, types: [] },
+        compilerOptions: {
+          module: 'node16',
+          moduleResolution: 'node16',
+          target: 'ES2022',
+          lib: ['ES2023', 'DOM'],
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          types: [],
+        },
         files: ['use.ts'],
       }),
     )

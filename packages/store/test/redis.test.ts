@@ -105,29 +105,33 @@ describe.skipIf(!redis)('RedisStore with clocks apart', () => {
   it.each([
     ['ahead of', 2000],
     ['behind', -2000],
-  ])("should hold a long-poll for a few reads, and answer expiry within 100 ms of Redis's, with this clock 2 s %s Redis's", async (_how, skewMs) => {
-    const prefix = redis!.uniquePrefix()
-    const store = open({ ...ROOMY, ttlMs: 3000 }, prefix)
-    const raw = new Redis(redis!.url)
-    try {
-      const created = await store.create({ payload: bytes('x'), contentType: 'text/plain' })
-      if (!created.ok) throw new Error('refused')
-      const { id, etag, expiresAt } = created.rendezvous
-      const redisExpiry = expiresAt + skewMs
-      await raw.pexpireat(`${prefix}r:${id}`, redisExpiry - 1)
-      const before = await readsSoFar(raw)
-      const outcome = await waitForChange(store, id, strongTagCondition(etag), { timeoutMs: 8000 })
-      const answeredAt = Date.now()
-      const reads = (await readsSoFar(raw)) - before - 1
-      expect(outcome.kind).toBe('gone')
-      expect(answeredAt).toBeGreaterThanOrEqual(redisExpiry - 1)
-      expect(answeredAt - redisExpiry).toBeLessThan(100)
-      expect(reads).toBeLessThanOrEqual(5)
-    } finally {
-      raw.disconnect()
-      await store.close()
-    }
-  }, 15_000)
+  ])(
+    "should hold a long-poll for a few reads, and answer expiry within 100 ms of Redis's, with this clock 2 s %s Redis's",
+    async (_how, skewMs) => {
+      const prefix = redis!.uniquePrefix()
+      const store = open({ ...ROOMY, ttlMs: 3000 }, prefix)
+      const raw = new Redis(redis!.url)
+      try {
+        const created = await store.create({ payload: bytes('x'), contentType: 'text/plain' })
+        if (!created.ok) throw new Error('refused')
+        const { id, etag, expiresAt } = created.rendezvous
+        const redisExpiry = expiresAt + skewMs
+        await raw.pexpireat(`${prefix}r:${id}`, redisExpiry - 1)
+        const before = await readsSoFar(raw)
+        const outcome = await waitForChange(store, id, strongTagCondition(etag), { timeoutMs: 8000 })
+        const answeredAt = Date.now()
+        const reads = (await readsSoFar(raw)) - before - 1
+        expect(outcome.kind).toBe('gone')
+        expect(answeredAt).toBeGreaterThanOrEqual(redisExpiry - 1)
+        expect(answeredAt - redisExpiry).toBeLessThan(100)
+        expect(reads).toBeLessThanOrEqual(5)
+      } finally {
+        raw.disconnect()
+        await store.close()
+      }
+    },
+    15_000,
+  )
 })
 
 /**
@@ -233,7 +237,12 @@ async function waitUntil(predicate: () => boolean, timeoutMs = 3000): Promise<vo
 describe.skipIf(!redis)('RedisStore under an eviction policy', () => {
   it('should read noeviction from CONFIG GET and say nothing', async () => {
     const events: string[] = []
-    const store = new RedisStore({ url: redis!.url, prefix: redis!.uniquePrefix(), ...ROOMY, onConnectionEvent: (event, detail) => events.push(`${event}: ${detail}`) })
+    const store = new RedisStore({
+      url: redis!.url,
+      prefix: redis!.uniquePrefix(),
+      ...ROOMY,
+      onConnectionEvent: (event, detail) => events.push(`${event}: ${detail}`),
+    })
     try {
       await waitUntil(() => store.evictionPolicy() !== null)
       expect(store.evictionPolicy()).toBe('noeviction')
@@ -248,7 +257,13 @@ describe.skipIf(!redis)('RedisStore under an eviction policy', () => {
     const managed = await startTestRedis('eviction policy', { args: ['--maxmemory-policy', 'allkeys-lru', '--rename-command', 'CONFIG', ''] })
     const prefix = 'rz-evict:'
     const warnings: string[] = []
-    const store = new RedisStore({ url: managed!.url, prefix, ...ROOMY, reconcileIntervalMs: 200, onConnectionEvent: (event, detail) => event === 'warning' && warnings.push(detail) })
+    const store = new RedisStore({
+      url: managed!.url,
+      prefix,
+      ...ROOMY,
+      reconcileIntervalMs: 200,
+      onConnectionEvent: (event, detail) => event === 'warning' && warnings.push(detail),
+    })
     const inspector = new Redis(managed!.url)
     try {
       await waitUntil(() => store.evictionPolicy() !== null)
@@ -280,7 +295,10 @@ describe.skipIf(!redis)('RedisStore under an eviction policy', () => {
 const sentinels = await startTestSentinels('RedisStore conformance through Sentinel')
 afterAll(() => sentinels?.close())
 if (sentinels) {
-  describeStoreConformance({ name: 'redis through sentinel', create: (limits) => new RedisStore({ url: sentinels.url, prefix: redis!.uniquePrefix(), ...limits }) })
+  describeStoreConformance({
+    name: 'redis through sentinel',
+    create: (limits) => new RedisStore({ url: sentinels.url, prefix: redis!.uniquePrefix(), ...limits }),
+  })
 }
 
 const cluster = await startTestCluster('RedisStore conformance on a Redis Cluster')
@@ -290,8 +308,14 @@ if (cluster) {
   // Limits too small to share among groups (a few bytes, three sessions) are tried in one group:
   // the layout with groups is tried at sensible limits below.
   const groupsFor = (limits: StoreLimits) => (limits.maxSessions >= 1024 && limits.maxTotalBytes >= 1 << 20 ? 16 : 1)
-  describeStoreConformance({ name: 'redis cluster', create: (limits) => new RedisStore({ url: cluster.url, prefix: `rz-cluster-${clusterStores++}:`, clusterGroups: groupsFor(limits), ...limits }) })
-  describeStoreConformance({ name: 'redis cluster, one slot', create: (limits) => new RedisStore({ url: cluster.url, prefix: `{rz-one-${clusterStores++}}:`, ...limits }) })
+  describeStoreConformance({
+    name: 'redis cluster',
+    create: (limits) => new RedisStore({ url: cluster.url, prefix: `rz-cluster-${clusterStores++}:`, clusterGroups: groupsFor(limits), ...limits }),
+  })
+  describeStoreConformance({
+    name: 'redis cluster, one slot',
+    create: (limits) => new RedisStore({ url: cluster.url, prefix: `{rz-one-${clusterStores++}}:`, ...limits }),
+  })
 }
 
 describe.skipIf(!cluster)('RedisStore on a cluster, capacity shared among 16 groups', () => {

@@ -54,7 +54,12 @@ export async function runFill(base: URL, options: FillOptions, server: ServerPro
     Array.from({ length: options.connections }, async () => {
       while (next < options.rendezvous) {
         const i = next++
-        const response = await recorder.send(pool, 'create', { method: 'POST', path: prefix, body: messagePayload({ pair: i, handshake: 0, seq: 0 }, options.payloadBytes) }, [200])
+        const response = await recorder.send(
+          pool,
+          'create',
+          { method: 'POST', path: prefix, body: messagePayload({ pair: i, handshake: 0, seq: 0 }, options.payloadBytes) },
+          [200],
+        )
         if (response?.status === 200) ids[i] = (JSON.parse(new TextDecoder().decode(response.body)) as { id: string }).id
         recorder.complete()
       }

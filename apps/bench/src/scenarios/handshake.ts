@@ -103,7 +103,12 @@ export async function runHandshakes(bases: readonly URL[], options: HandshakeOpt
     const a: Device = { etag: '', pool: poolsA[instanceA]!, prefix: prefixOf(bases[instanceA]!) }
     const b: Device = { etag: '', pool: poolsB[instanceB]!, prefix: prefixOf(bases[instanceB]!) }
 
-    const created = await recorder.send(a.pool, 'create', { method: 'POST', path: a.prefix, body: messagePayload(message(0), options.payloadBytes), headers: { 'content-type': 'application/octet-stream' } }, [200])
+    const created = await recorder.send(
+      a.pool,
+      'create',
+      { method: 'POST', path: a.prefix, body: messagePayload(message(0), options.payloadBytes), headers: { 'content-type': 'application/octet-stream' } },
+      [200],
+    )
     if (created?.status !== 200) return
     const { id } = JSON.parse(new TextDecoder().decode(created.body)) as { id: string }
     a.etag = created.header('etag') ?? ''
@@ -134,7 +139,10 @@ export async function runHandshakes(bases: readonly URL[], options: HandshakeOpt
     // at the end, decides how many: rate × duration (or the count given).
     const running: Promise<void>[] = []
     const interval = 1000 / options.rate
-    const scheduled = Math.min(options.handshakes ?? Number.POSITIVE_INFINITY, options.durationSeconds === null ? Number.POSITIVE_INFINITY : Math.round(options.rate * options.durationSeconds))
+    const scheduled = Math.min(
+      options.handshakes ?? Number.POSITIVE_INFINITY,
+      options.durationSeconds === null ? Number.POSITIVE_INFINITY : Math.round(options.rate * options.durationSeconds),
+    )
     const t0 = performance.now()
     for (let n = 0; n < scheduled; n++) {
       const due = t0 + n * interval

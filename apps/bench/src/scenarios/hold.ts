@@ -63,7 +63,12 @@ export async function runHold(bases: readonly URL[], options: HoldOptions, serve
   const waiterPool = new HttpPool(base.hostname, Number(base.port), options.waiters)
   const writtenAt = new Float64Array(options.waiters)
   const woken = sessions.map(async ({ id, etag }, i) => {
-    const response = await recorder.send(waiterPool, 'long-poll', { method: 'GET', path: `${prefix}${id}`, headers: { 'if-none-match': etag, prefer: `wait=${options.waitSeconds}` } }, [200])
+    const response = await recorder.send(
+      waiterPool,
+      'long-poll',
+      { method: 'GET', path: `${prefix}${id}`, headers: { 'if-none-match': etag, prefer: `wait=${options.waitSeconds}` } },
+      [200],
+    )
     if (response?.status !== 200) return
     recorder.latency('write-to-wake', (performance.now() - writtenAt[i]!) * 1000)
     const mismatch = checkMessage({ pair: i, handshake: 0, seq: 1 }, options.payloadBytes, response.body)
@@ -79,7 +84,12 @@ export async function runHold(bases: readonly URL[], options: HoldOptions, serve
   log(`writing to ${options.waiters} rendezvous${options.writeRate > 0 ? ` at ${options.writeRate}/s` : ''}`)
   const write = (i: number) => {
     writtenAt[i] = performance.now()
-    return recorder.send(control, 'put', { method: 'PUT', path: `${prefix}${sessions[i]!.id}`, body: messagePayload({ pair: i, handshake: 0, seq: 1 }, options.payloadBytes) }, [202])
+    return recorder.send(
+      control,
+      'put',
+      { method: 'PUT', path: `${prefix}${sessions[i]!.id}`, body: messagePayload({ pair: i, handshake: 0, seq: 1 }, options.payloadBytes) },
+      [202],
+    )
   }
   if (options.writeRate > 0) {
     const started = performance.now()

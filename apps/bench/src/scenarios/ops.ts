@@ -62,7 +62,8 @@ export async function prepareOps(bases: readonly URL[], options: OpsOptions): Pr
       if (options.operation === 'delete') {
         if (options.ceiling) return always({ method: 'DELETE', path: `${prefix}x` })
         const deletes: EncodedRequest[] = []
-        for (let i = 0; i < DELETE_POOL_PER_CONNECTION; i++) deletes.push(encode({ method: 'DELETE', path: `${prefix}${(await prepared(new Uint8Array(0))).id}` }))
+        for (let i = 0; i < DELETE_POOL_PER_CONNECTION; i++)
+          deletes.push(encode({ method: 'DELETE', path: `${prefix}${(await prepared(new Uint8Array(0))).id}` }))
         let next = 0
         return () => (next < deletes.length ? deletes[next++]! : null)
       }

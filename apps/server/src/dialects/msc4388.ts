@@ -201,7 +201,10 @@ export function msc4388Dialect(context: DialectContext) {
         label: base,
         methods: {
           // Under create auth, discovery may ask the homeserver about a token, so it spends what creating does.
-          GET: { limiter: createGate.guards('msc4388') ? 'create' : 'general', handle: (request, { admission }) => handlers.discovery(request, admission.client) },
+          GET: {
+            limiter: createGate.guards('msc4388') ? 'create' : 'general',
+            handle: (request, { admission }) => handlers.discovery(request, admission.client),
+          },
           POST: { limiter: 'create', handle: (request, { admission }) => handlers.create(request, admission.client) },
         },
       })
@@ -236,4 +239,3 @@ function tokenResponse(etag: string): Response {
 function expiresInMs(rendezvous: Rendezvous): number {
   return Math.max(0, rendezvous.expiresAt - Date.now())
 }
-

@@ -156,7 +156,6 @@ function parseCondition(value: string, header: 'If-Match' | 'If-None-Match'): En
   return errorResponse('invalid_param', { detail: `Malformed ${header} header: ${parsed.error}` })
 }
 
-
 function withWaitApplied(response: Response, seconds: number): Response {
   response.headers.set(Header.preferenceApplied, `wait=${seconds}`)
   return response

@@ -9,7 +9,7 @@ import type { AnyElysia } from 'elysia'
 import type { BodyDeadlines } from '../body.ts'
 import type { ServerConfig } from '../config.ts'
 import type { CreateDialect, CreateGate } from '../create-auth.ts'
-import type { Guard, } from '../guard.ts'
+import type { Guard } from '../guard.ts'
 import type { Metrics } from '../metrics.ts'
 import { readBodyWithin } from '../body.ts'
 import { contentTypeOf, payloadOf } from '../payloads.ts'
@@ -43,7 +43,12 @@ export interface Created {
  * can use (known before the body is read, so a request without `Host` costs nothing), the body
  * within `max_bytes`, and the store's capacity.
  */
-export async function createFromBody(context: DialectContext, request: Request, { server, admission }: Pick<RouteContext, 'server' | 'admission'>, dialect: CreateDialect): Promise<Created | Response> {
+export async function createFromBody(
+  context: DialectContext,
+  request: Request,
+  { server, admission }: Pick<RouteContext, 'server' | 'admission'>,
+  dialect: CreateDialect,
+): Promise<Created | Response> {
   const { store, config, createGate, bodyDeadlines, metrics } = context
   const gate = createGate.check(request, dialect, admission.client)
   const denied = gate instanceof Promise ? await gate : gate

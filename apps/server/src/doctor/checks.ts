@@ -9,15 +9,7 @@
  * client of somebody else's host, token included.
  */
 
-import {
-  CORS_EXPOSE_HEADERS,
-  CreateResponse,
-  MSC3886_PATH,
-  MSC4108_PATH,
-  MSC4388_PATHS,
-  Msc4108CreateResponse,
-  ServerInfo,
-} from '@rendezvous/protocol'
+import { CORS_EXPOSE_HEADERS, CreateResponse, MSC3886_PATH, MSC4108_PATH, MSC4388_PATHS, Msc4108CreateResponse, ServerInfo } from '@rendezvous/protocol'
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib'
 import { Value } from '@sinclair/typebox/value'
 import type { MistakeId } from './mistakes.ts'
@@ -80,13 +72,18 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
     return result.status === 'pass'
   }
   const pass = (id: string, title: string, detail: string) => record({ id, title, status: 'pass', detail })
-  const fail = (id: string, title: string, detail: string, mistake?: MistakeId) => record({ id, title, status: 'fail', detail, ...(mistake ? { mistake } : {}) })
+  const fail = (id: string, title: string, detail: string, mistake?: MistakeId) =>
+    record({ id, title, status: 'fail', detail, ...(mistake ? { mistake } : {}) })
   const skip = (id: string, title: string, detail: string) => record({ id, title, status: 'skip', detail })
 
   // The doctor must see what the proxy did to an answer: no transparent decompression.
   const transport = { decompress: false, tls: options.insecure ? { rejectUnauthorized: false } : undefined }
 
-  async function call(method: string, url: string, init: { headers?: Record<string, string>; body?: string | Uint8Array; timeoutMs?: number; authorized?: boolean } = {}): Promise<Answer | Error> {
+  async function call(
+    method: string,
+    url: string,
+    init: { headers?: Record<string, string>; body?: string | Uint8Array; timeoutMs?: number; authorized?: boolean } = {},
+  ): Promise<Answer | Error> {
     if (!namedOrigins.has(new URL(url).origin)) return new Error(`not sent: ${new URL(url).origin} is not an origin you named`)
     const headers: Record<string, string> = { origin: ORIGIN, 'accept-encoding': ACCEPT_ENCODING, ...init.headers }
     // The token goes with creates and with MSC4388 discovery, which answers create_available by it.
@@ -110,7 +107,8 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
   const failed = (answer: Answer | Error): string => {
     if (answer instanceof Error) return `${answer.name}: ${answer.message}`
     const location = answer.headers.get('location')
-    if (answer.status >= 300 && answer.status < 400 && location) return `answered ${answer.status}, a redirect to ${location} (not followed: clients do not follow redirects of a PUT, and a rendezvous is not moved)`
+    if (answer.status >= 300 && answer.status < 400 && location)
+      return `answered ${answer.status}, a redirect to ${location} (not followed: clients do not follow redirects of a PUT, and a rendezvous is not moved)`
     return `answered ${answer.status} ${answer.text.slice(0, 120)}`
   }
 
@@ -128,8 +126,15 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
     } catch {
       return fail(id, title, `returned URL ${JSON.stringify(returned)} is not absolute`, 'host-not-forwarded')
     }
-    if (url.host !== clientUrl.host) return fail(id, title, `returned URL ${returned} uses host ${url.host}; the client used ${clientUrl.host}`, 'host-not-forwarded')
-    if (url.protocol !== clientUrl.protocol) return fail(id, title, `returned URL ${returned} uses ${url.protocol.slice(0, -1)}; the client used ${clientUrl.protocol.slice(0, -1)}`, 'proto-not-forwarded')
+    if (url.host !== clientUrl.host)
+      return fail(id, title, `returned URL ${returned} uses host ${url.host}; the client used ${clientUrl.host}`, 'host-not-forwarded')
+    if (url.protocol !== clientUrl.protocol)
+      return fail(
+        id,
+        title,
+        `returned URL ${returned} uses ${url.protocol.slice(0, -1)}; the client used ${clientUrl.protocol.slice(0, -1)}`,
+        'proto-not-forwarded',
+      )
     return true
   }
 
@@ -141,13 +146,22 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
     const info = parseJson(infoAnswer.text) as ServerInfo
     maxBytes = info.max_bytes
     maxWait = info.max_wait_seconds
-    pass('info', 'server info', `rendezvous ${info.version}, store ${info.store}${info.store_topology ? ` (${info.store_topology})` : ''}, max_bytes ${info.max_bytes}, long-poll up to ${info.max_wait_seconds} s, ttl ${info.ttl_seconds} s, create auth ${info.create_auth}`)
+    pass(
+      'info',
+      'server info',
+      `rendezvous ${info.version}, store ${info.store}${info.store_topology ? ` (${info.store_topology})` : ''}, max_bytes ${info.max_bytes}, long-poll up to ${info.max_wait_seconds} s, ttl ${info.ttl_seconds} s, create auth ${info.create_auth}`,
+    )
     const policy = info.store_eviction_policy
     if (info.store === 'redis' && policy !== undefined) {
       const title = 'Redis keeps live rendezvous'
       if (policy === 'noeviction') pass('store-eviction', title, 'maxmemory-policy noeviction')
       else if (policy === null) skip('store-eviction', title, 'the server has not heard its Redis say its maxmemory-policy yet')
-      else fail('store-eviction', title, `Redis's maxmemory-policy is ${policy}: under memory pressure it drops live rendezvous (logins fail) and the capacity counters; set maxmemory-policy noeviction in redis.conf (or CONFIG SET maxmemory-policy noeviction, or your provider's parameter group)`)
+      else
+        fail(
+          'store-eviction',
+          title,
+          `Redis's maxmemory-policy is ${policy}: under memory pressure it drops live rendezvous (logins fail) and the capacity counters; set maxmemory-policy noeviction in redis.conf (or CONFIG SET maxmemory-policy noeviction, or your provider's parameter group)`,
+        )
     }
   } else {
     fail('info', 'server info', `${base}_rendezvous/info ${failed(infoAnswer)} (servers older than 0.2.0 do not have it)`, 'not-routed')
@@ -169,13 +183,17 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
       const usable = onNamedOrigin(body.url, publicUrl.origin)
       cleanup.push(usable)
       session = { id: body.id, url: usable, etag: seed.headers.get('etag') ?? '' }
-      if (checkReturnedUrl('create-seed', 'create (POST to the prefix)', body.url, publicUrl)) pass('create-seed', 'create (POST to the prefix)', `200 with url ${body.url}`)
+      if (checkReturnedUrl('create-seed', 'create (POST to the prefix)', body.url, publicUrl))
+        pass('create-seed', 'create (POST to the prefix)', `200 with url ${body.url}`)
     }
   }
 
   /** A Matrix create path (201 in both older dialects) and where its answer names the session. */
   const createdThrough = async (id: string, title: string, path: string, read: (answer: Answer) => string | null): Promise<boolean> => {
-    const answer = await call('POST', `${matrixOrigin}${path}`, { body: id === 'create-msc3886' ? '{"doctor":true}' : payload, headers: { 'content-type': id === 'create-msc3886' ? 'application/json' : 'text/plain' } })
+    const answer = await call('POST', `${matrixOrigin}${path}`, {
+      body: id === 'create-msc3886' ? '{"doctor":true}' : payload,
+      headers: { 'content-type': id === 'create-msc3886' ? 'application/json' : 'text/plain' },
+    })
     if (!(answer instanceof Error) && answer.status === 401) return skip(id, title, 'creation needs a token: pass --token')
     if (answer instanceof Error || answer.status !== 201) return fail(id, title, `${matrixOrigin}${path} ${failed(answer)}`, 'not-routed')
     const url = read(answer)
@@ -208,7 +226,10 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
       msc4388Session = { id: body.id, token: body.sequence_token }
       const script = { 'sec-fetch-dest': 'empty', 'sec-fetch-mode': 'cors', 'sec-fetch-site': 'cross-site' }
       const read = await call('GET', `${msc4388}/${body.id}`, { headers: script })
-      const written = await call('PUT', `${msc4388}/${body.id}`, { body: JSON.stringify({ sequence_token: body.sequence_token, data: 'doctor reply' }), headers: { 'content-type': 'application/json' } })
+      const written = await call('PUT', `${msc4388}/${body.id}`, {
+        body: JSON.stringify({ sequence_token: body.sequence_token, data: 'doctor reply' }),
+        headers: { 'content-type': 'application/json' },
+      })
       if (read instanceof Error || read.status !== 200) fail('msc4388', 'MSC4388 exchange', `read ${failed(read)}`)
       else if (written instanceof Error || written.status !== 200) fail('msc4388', 'MSC4388 exchange', `write ${failed(written)}`)
       else pass('msc4388', 'MSC4388 exchange', 'discovery, create, read and write answered')
@@ -218,9 +239,18 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
   // The navigation guard must still see Sec-Fetch-*: a rendezvous opened as a page shows nothing.
   const guardedId = msc4388Session?.id ?? session?.id
   if (guardedId && msc4388Routed) {
-    const navigation = await call('GET', `${msc4388}/${guardedId}`, { headers: { 'sec-fetch-dest': 'document', 'sec-fetch-mode': 'navigate', 'sec-fetch-site': 'none', 'sec-fetch-user': '?1' } })
-    if (!(navigation instanceof Error) && navigation.status === 403) pass('navigation-guard', 'navigation guard (Sec-Fetch-*)', 'a browser navigation is refused with 403')
-    else if (!(navigation instanceof Error) && navigation.status === 200) fail('navigation-guard', 'navigation guard (Sec-Fetch-*)', 'a request that looks like a browser navigation got the data: Sec-Fetch-* did not reach the server', 'sec-fetch-stripped')
+    const navigation = await call('GET', `${msc4388}/${guardedId}`, {
+      headers: { 'sec-fetch-dest': 'document', 'sec-fetch-mode': 'navigate', 'sec-fetch-site': 'none', 'sec-fetch-user': '?1' },
+    })
+    if (!(navigation instanceof Error) && navigation.status === 403)
+      pass('navigation-guard', 'navigation guard (Sec-Fetch-*)', 'a browser navigation is refused with 403')
+    else if (!(navigation instanceof Error) && navigation.status === 200)
+      fail(
+        'navigation-guard',
+        'navigation guard (Sec-Fetch-*)',
+        'a request that looks like a browser navigation got the data: Sec-Fetch-* did not reach the server',
+        'sec-fetch-stripped',
+      )
     else fail('navigation-guard', 'navigation guard (Sec-Fetch-*)', `${msc4388}/{id} ${failed(navigation)}`, 'not-routed')
   } else {
     skip('navigation-guard', 'navigation guard (Sec-Fetch-*)', 'no rendezvous to look at')
@@ -236,23 +266,38 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
   ]
   const preflightProblems: string[] = []
   for (const [url, method] of preflights) {
-    const answer = await call('OPTIONS', url, { headers: { 'access-control-request-method': method, 'access-control-request-headers': REQUESTED_HEADERS.join(', ') } })
+    const answer = await call('OPTIONS', url, {
+      headers: { 'access-control-request-method': method, 'access-control-request-headers': REQUESTED_HEADERS.join(', ') },
+    })
     if (answer instanceof Error) {
       preflightProblems.push(`${url}: ${failed(answer)}`)
       continue
     }
     const methods = listOf(answer.headers.get('access-control-allow-methods'))
     const allowed = listOf(answer.headers.get('access-control-allow-headers'))
-    const missing = [...(methods.includes(method.toLowerCase()) ? [] : [method]), ...REQUESTED_HEADERS.filter((h) => !allowed.includes(h) && !allowed.includes('*'))]
+    const missing = [
+      ...(methods.includes(method.toLowerCase()) ? [] : [method]),
+      ...REQUESTED_HEADERS.filter((h) => !allowed.includes(h) && !allowed.includes('*')),
+    ]
     if (answer.status !== 204 && answer.status !== 200) preflightProblems.push(`${url}: ${answer.status}`)
-    else if (answer.headers.get('access-control-allow-origin') !== '*' && answer.headers.get('access-control-allow-origin') !== ORIGIN) preflightProblems.push(`${url}: no Access-Control-Allow-Origin`)
+    else if (answer.headers.get('access-control-allow-origin') !== '*' && answer.headers.get('access-control-allow-origin') !== ORIGIN)
+      preflightProblems.push(`${url}: no Access-Control-Allow-Origin`)
     else if (missing.length > 0) preflightProblems.push(`${url}: does not allow ${missing.join(', ')}`)
   }
-  if (preflightProblems.length === 0) pass('cors-preflight', 'CORS preflights', `${preflights.length} paths allow ${REQUESTED_HEADERS.join(', ')} from any origin`)
+  if (preflightProblems.length === 0)
+    pass('cors-preflight', 'CORS preflights', `${preflights.length} paths allow ${REQUESTED_HEADERS.join(', ')} from any origin`)
   else fail('cors-preflight', 'CORS preflights', preflightProblems.join('; '), 'cors-by-proxy')
 
   if (!session) {
-    for (const [id, title] of [['etags', 'ETags on 200, 202 and 304'], ['conditional-writes', 'conditional writes'], ['cors-answers', 'CORS on answers'], ['long-poll', 'long-poll wake-up'], ['full-wait', 'long-poll held for the whole wait'], ['max-bytes', 'max_bytes'], ['cleanup', 'cleanup']] as const) {
+    for (const [id, title] of [
+      ['etags', 'ETags on 200, 202 and 304'],
+      ['conditional-writes', 'conditional writes'],
+      ['cors-answers', 'CORS on answers'],
+      ['long-poll', 'long-poll wake-up'],
+      ['full-wait', 'long-poll held for the whole wait'],
+      ['max-bytes', 'max_bytes'],
+      ['cleanup', 'cleanup'],
+    ] as const) {
       skip(id, title, 'no rendezvous to check with')
     }
     await deleteAll(cleanup, msc4388Session, msc4388, call)
@@ -273,12 +318,14 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
     if (got === null) problems.push({ text: `${what} has no ETag`, mistake: 'etag-dropped' })
     else if (got.startsWith('W/')) problems.push({ text: `${what} has a weak ETag ${got}`, mistake: 'compression' })
     else if (etag !== undefined && got !== etag) problems.push({ text: `${what} has ETag ${got}, expected ${etag}`, mistake: 'etag-dropped' })
-    if (!answer.headers.get('expires') || !answer.headers.get('last-modified')) problems.push({ text: `${what} lacks Expires or Last-Modified`, mistake: 'etag-dropped' })
+    if (!answer.headers.get('expires') || !answer.headers.get('last-modified'))
+      problems.push({ text: `${what} lacks Expires or Last-Modified`, mistake: 'etag-dropped' })
     return answer
   }
   look('the create answer', seed as Answer, 200)
   const first = look('GET (200)', await call('GET', url), 200, session.etag)
-  if (first && first.text !== payload) problems.push({ text: `GET returned ${JSON.stringify(first.text.slice(0, 60))}, not what was written`, mistake: 'not-routed' })
+  if (first && first.text !== payload)
+    problems.push({ text: `GET returned ${JSON.stringify(first.text.slice(0, 60))}, not what was written`, mistake: 'not-routed' })
   look('GET with If-None-Match (304)', await call('GET', url, { headers: { 'if-none-match': session.etag } }), 304, session.etag)
   const reply = 'rendezvous doctor: reply'
   const written = look('PUT (202)', await call('PUT', url, { body: reply, headers: { 'if-match': session.etag, 'content-type': 'text/plain' } }), 202)
@@ -290,22 +337,32 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
   // --- Conditional writes: stale refused, exact retry accepted ---
   const stale = await call('PUT', url, { body: 'a stale write', headers: { 'if-match': session.etag, 'content-type': 'text/plain' } })
   const retry = await call('PUT', url, { body: reply, headers: { 'if-match': session.etag, 'content-type': 'text/plain' } })
-  if (stale instanceof Error || stale.status !== 412) fail('conditional-writes', 'conditional writes', `a PUT with a stale If-Match ${failed(stale)}, expected 412`)
-  else if (retry instanceof Error || retry.status !== 202 || (replyEtag !== null && retry.headers.get('etag') !== replyEtag)) fail('conditional-writes', 'conditional writes', `a retry of the last PUT ${failed(retry)}, expected 202 with the current ETag (servers older than 0.2.0 answer 412)`)
+  if (stale instanceof Error || stale.status !== 412)
+    fail('conditional-writes', 'conditional writes', `a PUT with a stale If-Match ${failed(stale)}, expected 412`)
+  else if (retry instanceof Error || retry.status !== 202 || (replyEtag !== null && retry.headers.get('etag') !== replyEtag))
+    fail(
+      'conditional-writes',
+      'conditional writes',
+      `a retry of the last PUT ${failed(retry)}, expected 202 with the current ETag (servers older than 0.2.0 answer 412)`,
+    )
   else pass('conditional-writes', 'conditional writes', 'stale If-Match 412; an exact retry 202 with the current ETag')
   const current = replyEtag ?? session.etag
 
   // --- CORS on answers, errors included ---
   const corsProblems: string[] = []
   const missingError = await call('GET', `${base}${UNKNOWN_ID}`)
-  for (const [what, answer] of [['the create answer', seed], ['a 404 error', missingError]] as const) {
+  for (const [what, answer] of [
+    ['the create answer', seed],
+    ['a 404 error', missingError],
+  ] as const) {
     if (answer instanceof Error) continue
     const exposed = listOf(answer.headers.get('access-control-expose-headers'))
     const missing = EXPOSED.filter((h) => !exposed.includes(h))
     if (answer.headers.get('access-control-allow-origin') !== '*') corsProblems.push(`${what} lacks Access-Control-Allow-Origin: *`)
     if (missing.length > 0) corsProblems.push(`${what} does not expose ${missing.join(', ')}`)
   }
-  if (!(missingError instanceof Error) && !missingError.text.includes('M_NOT_FOUND')) corsProblems.push(`a 404 for an unknown id is not the server's JSON error: ${missingError.text.slice(0, 80)}`)
+  if (!(missingError instanceof Error) && !missingError.text.includes('M_NOT_FOUND'))
+    corsProblems.push(`a 404 for an unknown id is not the server's JSON error: ${missingError.text.slice(0, 80)}`)
   if (corsProblems.length === 0) pass('cors-answers', 'CORS on answers', 'Access-Control-Allow-Origin and Expose-Headers on answers and errors')
   else fail('cors-answers', 'CORS on answers', corsProblems.join('; '), 'cors-headers-stripped')
 
@@ -314,7 +371,12 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
   const checkUnbuffered = async (): Promise<boolean> => {
     const title = 'answers pass unbuffered'
     const started = performance.now()
-    const probe = await fetch(probeUrl, { headers: { origin: ORIGIN, 'accept-encoding': ACCEPT_ENCODING }, redirect: 'manual', signal: AbortSignal.timeout(10_000), ...transport } as RequestInit)
+    const probe = await fetch(probeUrl, {
+      headers: { origin: ORIGIN, 'accept-encoding': ACCEPT_ENCODING },
+      redirect: 'manual',
+      signal: AbortSignal.timeout(10_000),
+      ...transport,
+    } as RequestInit)
     if (probe.status !== 200) {
       await probe.body?.cancel()
       const redirect = probe.status >= 300 && probe.status < 400 ? `, a redirect to ${probe.headers.get('location') ?? '(no Location)'}, not followed` : ''
@@ -325,7 +387,13 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
     const firstPartMs = performance.now() - started
     while (!(await reader.read()).done);
     const encoding = probe.headers.get('content-encoding')
-    if (firstPartMs > STREAM_LATE_MS) return fail('unbuffered', title, `the probe's first part, sent at once, arrived after ${Math.round(firstPartMs)} ms${encoding ? ` (compressed: ${encoding})` : ''}`, encoding ? 'compression' : 'buffering')
+    if (firstPartMs > STREAM_LATE_MS)
+      return fail(
+        'unbuffered',
+        title,
+        `the probe's first part, sent at once, arrived after ${Math.round(firstPartMs)} ms${encoding ? ` (compressed: ${encoding})` : ''}`,
+        encoding ? 'compression' : 'buffering',
+      )
     return pass('unbuffered', title, `first part after ${Math.round(firstPartMs)} ms`)
   }
   await checkUnbuffered().catch((error: Error) => fail('unbuffered', 'answers pass unbuffered', `${probeUrl}: ${error.message}`, 'not-routed'))
@@ -343,8 +411,15 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
     const answer = await held
     const lateMs = performance.now() - wokenAt
     if (!(wake instanceof Error)) latest = wake.headers.get('etag') ?? latest
-    if (answer instanceof Error || wake instanceof Error) fail('long-poll', 'long-poll wake-up', `${failed(answer instanceof Error ? answer : (wake as Error))}`, 'read-timeout')
-    else if (answer.status === 304 && !answer.headers.get('preference-applied')) fail('long-poll', 'long-poll wake-up', 'a GET with Prefer: wait answered at once without Preference-Applied: the Prefer header did not reach the server', 'not-routed')
+    if (answer instanceof Error || wake instanceof Error)
+      fail('long-poll', 'long-poll wake-up', `${failed(answer instanceof Error ? answer : (wake as Error))}`, 'read-timeout')
+    else if (answer.status === 304 && !answer.headers.get('preference-applied'))
+      fail(
+        'long-poll',
+        'long-poll wake-up',
+        'a GET with Prefer: wait answered at once without Preference-Applied: the Prefer header did not reach the server',
+        'not-routed',
+      )
     else if (answer.status !== 200) fail('long-poll', 'long-poll wake-up', `the held GET ended ${answer.status}, not 200 with the write`, 'read-timeout')
     else if (lateMs > WAKE_LATE_MS) fail('long-poll', 'long-poll wake-up', `the held GET answered ${Math.round(lateMs)} ms after the write`, 'buffering')
     else pass('long-poll', 'long-poll wake-up', `held GET woken ${Math.round(lateMs)} ms after the write`)
@@ -356,7 +431,12 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
     latest = largest.headers.get('etag') ?? latest
     pass('max-bytes', 'max_bytes', `a ${maxBytes}-byte write was accepted`)
   } else if (!(largest instanceof Error) && largest.status === 413 && !largest.text.includes('M_TOO_LARGE')) {
-    fail('max-bytes', 'max_bytes', `a ${maxBytes}-byte write (the advertised max_bytes) was refused by something other than the server: ${largest.text.slice(0, 80)}`, 'body-limit')
+    fail(
+      'max-bytes',
+      'max_bytes',
+      `a ${maxBytes}-byte write (the advertised max_bytes) was refused by something other than the server: ${largest.text.slice(0, 80)}`,
+      'body-limit',
+    )
   } else {
     fail('max-bytes', 'max_bytes', `a ${maxBytes}-byte write ${failed(largest)}`)
   }
@@ -370,7 +450,12 @@ export async function runChecks(options: DoctorOptions): Promise<CheckResult[]> 
     if (!(answer instanceof Error) && answer.status === 304 && answer.headers.get('preference-applied') === `wait=${maxWait}`) {
       pass('full-wait', 'long-poll held for the whole wait', `304 after ${seconds} s (the server's wait is ${maxWait} s)`)
     } else {
-      fail('full-wait', 'long-poll held for the whole wait', `a GET waiting ${maxWait} s ${failed(answer)}${answer instanceof Error ? '' : ` after ${seconds} s`}`, 'read-timeout')
+      fail(
+        'full-wait',
+        'long-poll held for the whole wait',
+        `a GET waiting ${maxWait} s ${failed(answer)}${answer instanceof Error ? '' : ` after ${seconds} s`}`,
+        'read-timeout',
+      )
     }
   }
 
@@ -422,5 +507,8 @@ function parseJson(text: string): unknown {
 }
 
 function listOf(header: string | null): string[] {
-  return (header ?? '').split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '')
+  return (header ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== '')
 }

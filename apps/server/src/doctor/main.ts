@@ -62,7 +62,12 @@ export function formatResult(result: CheckResult): string {
   const lines = [`${mark} ${result.title}: ${result.detail}`]
   if (result.status === 'fail' && result.mistake) {
     const mistake = MISTAKES[result.mistake]
-    lines.push(`    mistake: ${result.mistake}: ${mistake.cause}`, `    nginx:   ${mistake.fixes.nginx}`, `    Caddy:   ${mistake.fixes.caddy}`, `    HAProxy: ${mistake.fixes.haproxy}`)
+    lines.push(
+      `    mistake: ${result.mistake}: ${mistake.cause}`,
+      `    nginx:   ${mistake.fixes.nginx}`,
+      `    Caddy:   ${mistake.fixes.caddy}`,
+      `    HAProxy: ${mistake.fixes.haproxy}`,
+    )
   }
   return lines.join('\n')
 }

@@ -13,7 +13,8 @@ export const MISTAKES = {
   'not-routed': {
     cause: 'the path does not reach the rendezvous server (the proxy sends it elsewhere, or nowhere)',
     fixes: {
-      nginx: 'route it to the server: `location / { proxy_pass http://rendezvous; ... }` (deploy/nginx.conf), or the Matrix rendezvous location for the homeserver domain',
+      nginx:
+        'route it to the server: `location / { proxy_pass http://rendezvous; ... }` (deploy/nginx.conf), or the Matrix rendezvous location for the homeserver domain',
       caddy: 'route it to the server: `reverse_proxy 127.0.0.1:8080` in the site block (deploy/Caddyfile)',
       haproxy: 'route it to the server: `use_backend rendezvous if { path_beg /_matrix/client/ ... }` or `default_backend rendezvous` (deploy/haproxy.cfg)',
     },
@@ -43,7 +44,8 @@ export const MISTAKES = {
     },
   },
   buffering: {
-    cause: "something on the way (a proxy's buffering, a CDN) holds an answer back until it has all of it: streamed parts, and any answer written in parts, arrive late",
+    cause:
+      "something on the way (a proxy's buffering, a CDN) holds an answer back until it has all of it: streamed parts, and any answer written in parts, arrive late",
     fixes: {
       nginx: '`proxy_buffering off;` and `gzip off;` in the rendezvous locations',
       caddy: '`flush_interval -1` in reverse_proxy, and no `encode`',
@@ -61,7 +63,8 @@ export const MISTAKES = {
   'cors-by-proxy': {
     cause: 'the proxy answers CORS preflights itself, without the methods and headers clients send, so browsers refuse the real request',
     fixes: {
-      nginx: 'remove `if ($request_method = OPTIONS) { ... return 204; }` and `add_header Access-Control-*` from the rendezvous locations: the server answers preflights',
+      nginx:
+        'remove `if ($request_method = OPTIONS) { ... return 204; }` and `add_header Access-Control-*` from the rendezvous locations: the server answers preflights',
       caddy: 'remove `@options method OPTIONS` / `respond @options` and `header Access-Control-*` from the rendezvous paths',
       haproxy: 'remove `http-request return ... if METH_OPTIONS` and `http-response set-header Access-Control-*` for the rendezvous paths',
     },

@@ -12,5 +12,9 @@ import * as msc3886 from 'matrix-js-sdk-30/lib/rendezvous/transports/MSC3886Simp
 ;(logger as unknown as { setLevel(level: string): void }).setLevel('silent')
 
 Object.assign(globalThis, {
-  sdk: { createClient, MSC4108RendezvousSession, MSC3886SimpleHttpRendezvousTransport: (msc3886 as { MSC3886SimpleHttpRendezvousTransport: unknown }).MSC3886SimpleHttpRendezvousTransport },
+  sdk: {
+    createClient,
+    MSC4108RendezvousSession,
+    MSC3886SimpleHttpRendezvousTransport: (msc3886 as { MSC3886SimpleHttpRendezvousTransport: unknown }).MSC3886SimpleHttpRendezvousTransport,
+  },
 })

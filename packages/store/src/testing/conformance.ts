@@ -183,9 +183,7 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         const rz = await created(store, bytes('start'))
         const ifMatch = condition(rz.etag)
         const results = await Promise.all(
-          Array.from({ length: 100 }, (_, i) =>
-            store.update(rz.id, { payload: bytes(`writer ${i}`), contentType: 'text/plain', ifMatch }),
-          ),
+          Array.from({ length: 100 }, (_, i) => store.update(rz.id, { payload: bytes(`writer ${i}`), contentType: 'text/plain', ifMatch })),
         )
         const winners = results.filter((r) => r.ok)
         expect(winners).toHaveLength(1)
@@ -230,7 +228,12 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         const rz = await created(store, bytes('A1'))
         const first = await store.update(rz.id, write('B1', rz.etag))
         if (!first.ok) throw new Error('refused')
-        for (const [payload, type] of [['B2', 'text/plain'], ['B1 ', 'text/plain'], ['B1', 'text/plain;charset=utf-8'], ['', 'text/plain']] as const) {
+        for (const [payload, type] of [
+          ['B2', 'text/plain'],
+          ['B1 ', 'text/plain'],
+          ['B1', 'text/plain;charset=utf-8'],
+          ['', 'text/plain'],
+        ] as const) {
           const retry = await store.update(rz.id, write(payload, rz.etag, type))
           expect(retry.ok, `${payload} ${type}`).toBe(false)
           if (!retry.ok) expect(retry.reason).toBe('etag_mismatch')
@@ -266,10 +269,7 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
           const rz = await created(store, bytes('A1'))
           const first = await store.update(rz.id, write('B1', rz.etag))
           if (!first.ok) throw new Error('refused')
-          const [retry, racer] = await Promise.all([
-            store.update(rz.id, write('B1', rz.etag)),
-            store.update(rz.id, write('A2', first.rendezvous.etag)),
-          ])
+          const [retry, racer] = await Promise.all([store.update(rz.id, write('B1', rz.etag)), store.update(rz.id, write('A2', first.rendezvous.etag))])
           expect(racer.ok).toBe(true)
           // Whichever ran first, the retry is only accepted if nothing had changed yet.
           const final = await store.get(rz.id)

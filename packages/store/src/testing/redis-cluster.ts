@@ -45,9 +45,28 @@ export async function startTestCluster(what: string): Promise<TestCluster | null
     const child = spawn(
       server,
       [
-        '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`),
-        '--cluster-node-timeout', String(NODE_TIMEOUT_MS), '--cluster-replica-validity-factor', '0', '--dir', dir, '--save', '', '--appendonly', 'no',
-        '--repl-diskless-sync-delay', '0', '--loglevel', 'warning',
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(dir, `nodes-${port}.conf`),
+        '--cluster-node-timeout',
+        String(NODE_TIMEOUT_MS),
+        '--cluster-replica-validity-factor',
+        '0',
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--repl-diskless-sync-delay',
+        '0',
+        '--loglevel',
+        'warning',
       ],
       { stdio: 'ignore' },
     )
@@ -55,7 +74,9 @@ export async function startTestCluster(what: string): Promise<TestCluster | null
     await waitForPing(port)
   }
   const ports = [...nodes.keys()]
-  const created = spawnSync(cli, ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8' })
+  const created = spawnSync(cli, ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], {
+    encoding: 'utf8',
+  })
   if (created.status !== 0) throw new Error(`redis-cli --cluster create: ${created.stdout}${created.stderr}`)
 
   const infoOf = async (port: number, section: 'cluster' | 'replication') => {
@@ -84,7 +105,10 @@ export async function startTestCluster(what: string): Promise<TestCluster | null
   }
   await settled(30_000)
   return {
-    url: `redis+cluster://${ports.slice(0, 3).map((p) => `127.0.0.1:${p}`).join(',')}`,
+    url: `redis+cluster://${ports
+      .slice(0, 3)
+      .map((p) => `127.0.0.1:${p}`)
+      .join(',')}`,
     async killPrimary() {
       for (const port of living()) {
         if ((await infoOf(port, 'replication')).includes('role:master')) {

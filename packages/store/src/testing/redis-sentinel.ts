@@ -47,14 +47,30 @@ export async function startTestSentinels(what: string, options: { readonly args?
   const server = redisServerBinary()
   const sentinel = sentinelBinary()
   if (!server || !sentinel) {
-    console.warn(`\n*** SKIPPED: ${what}. No ${server ? 'redis-sentinel' : 'redis-server'} (apt-get install redis-server redis-sentinel; .ci/run installs them). ***\n`)
+    console.warn(
+      `\n*** SKIPPED: ${what}. No ${server ? 'redis-sentinel' : 'redis-server'} (apt-get install redis-server redis-sentinel; .ci/run installs them). ***\n`,
+    )
     return null
   }
   const dir = mkdtempSync(join(tmpdir(), 'rendezvous-sentinel-'))
   const children: ChildProcess[] = []
   const nodes = new Map<number, ChildProcess>()
   // A replica syncs at once (not after the default 5 s of waiting for more replicas to join).
-  const common = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning', '--replica-announce-ip', '127.0.0.1', '--repl-diskless-sync-delay', '0', ...(options.args ?? [])]
+  const common = [
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--loglevel',
+    'warning',
+    '--replica-announce-ip',
+    '127.0.0.1',
+    '--repl-diskless-sync-delay',
+    '0',
+    ...(options.args ?? []),
+  ]
   const primary = await freePort()
   const replica = await freePort()
   for (const [port, extra] of [
@@ -95,7 +111,8 @@ export async function startTestSentinels(what: string, options: { readonly args?
   }
   // Wait until the replica has synced, and the sentinels have met it and each other: a failover needs all three.
   const replicaClient = new Redis({ host: '127.0.0.1', port: replica, maxRetriesPerRequest: 1 })
-  for (let i = 0; i < 200 && !(await replicaClient.info('replication')).includes('master_link_status:up'); i++) await new Promise((resolve) => setTimeout(resolve, 25))
+  for (let i = 0; i < 200 && !(await replicaClient.info('replication')).includes('master_link_status:up'); i++)
+    await new Promise((resolve) => setTimeout(resolve, 25))
   replicaClient.disconnect()
   // Wait until the sentinels have met the replica and each other: a failover needs both.
   for (let i = 0; i < 200; i++) {
@@ -123,7 +140,8 @@ export async function startTestSentinels(what: string, options: { readonly args?
       const client = new Redis({ host: '127.0.0.1', port: primary, maxRetriesPerRequest: 1 })
       try {
         await client.call('CLIENT', 'KILL', 'TYPE', 'replica')
-        for (let i = 0; i < 100 && !(await client.info('replication')).includes('connected_slaves:0'); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+        for (let i = 0; i < 100 && !(await client.info('replication')).includes('connected_slaves:0'); i++)
+          await new Promise((resolve) => setTimeout(resolve, 10))
       } finally {
         client.disconnect()
       }

@@ -76,7 +76,9 @@ export async function startTestRedis(what: string, options: TestRedisOptions = {
   const persistence = directory ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', directory] : ['--appendonly', 'no']
   let child: ChildProcess | null = null
   const start = async () => {
-    child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--loglevel', 'warning', ...(options.args ?? [])], { stdio: 'ignore' })
+    child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--loglevel', 'warning', ...(options.args ?? [])], {
+      stdio: 'ignore',
+    })
     await waitForPing(port)
   }
   const stop = async () => {
