@@ -36,7 +36,8 @@ const runs = packages.flatMap((dir) => {
 // A report left over from an earlier run must not be counted as this run's.
 for (const run of runs) rmSync(join(ROOT, run.dir, run.report), { force: true })
 
-const turbo = Bun.spawn(['turbo', 'run', 'check-types', ...LEGS.map((leg) => leg.task), '--continue', '--ui=stream', ...process.argv.slice(2)], {
+// Lint and format (Biome, the root's `//#lint` task) run beside type-checking: a finding fails the run.
+const turbo = Bun.spawn(['turbo', 'run', 'check-types', '//#lint', ...LEGS.map((leg) => leg.task), '--continue', '--ui=stream', ...process.argv.slice(2)], {
   cwd: ROOT,
   stdio: ['inherit', 'inherit', 'inherit'],
   env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1', TURBO_NO_UPDATE_NOTIFIER: '1' },
@@ -75,7 +76,7 @@ for (const { dir, report: reportFile, label } of runs) {
   if (!report.success && report.numFailedTests === 0) failed++
 }
 if (turboExit !== 0 && failed === 0) {
-  console.error('type-checking failed (see above); counted as 1 failed')
+  console.error('type-checking, lint or formatting failed (see above); counted as 1 failed')
   failed++
 }
 if (failures.length > 0) console.log(`failed:\n${failures.join('\n')}`)
