@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { staticTokens } from '../src/create-auth.ts'
-import { runChecks } from '../src/doctor/checks.ts'
+import { CHECKS, runChecks } from '../src/doctor/checks.ts'
 import { type TestServer, startServer } from './harness.ts'
 import { spawnMain } from './process.ts'
 
@@ -27,6 +27,22 @@ function elsewhere() {
   })
   return { url: `http://127.0.0.2:${server.port}/`, seen, stop: () => server.stop(true) }
 }
+
+describe("the doctor's checks", () => {
+  it('should each have an id and title of their own, and all run, in order, against a healthy server', async () => {
+    expect(new Set(CHECKS.map((c) => c.id)).size).toBe(CHECKS.length)
+    expect(new Set(CHECKS.map((c) => c.title)).size).toBe(CHECKS.length)
+    const server = await startServer({ RENDEZVOUS_MAX_WAIT_SECONDS: '2' })
+    try {
+      const results = await runChecks({ url: server.base, fullWait: true })
+      // Only the Redis check does not apply to a memory store.
+      expect(results.map((r) => r.id)).toEqual(CHECKS.map((c) => c.id).filter((id) => id !== 'store-eviction'))
+      expect(results.filter((r) => r.status !== 'pass')).toEqual([])
+    } finally {
+      await server.close()
+    }
+  }, 30_000)
+})
 
 describe('the doctor stays on the origins it was given', () => {
   let other: ReturnType<typeof elsewhere>
