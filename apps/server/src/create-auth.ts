@@ -12,7 +12,7 @@ import { Header } from '@rendezvous/protocol'
 import type { RateLimit } from './config.ts'
 import type { Logger } from './log.ts'
 import { type RateLimiter, limiterFor } from './rate-limit.ts'
-import { errorResponse } from './responses.ts'
+import { Refusal, errorResponse, refuse } from './responses.ts'
 
 /** The dialects that create rendezvous (docs/protocol.md#matrix-dialects). */
 export type CreateDialect = 'seed' | 'msc3886' | 'msc4108' | 'msc4388'
@@ -85,36 +85,35 @@ export class CreateGate {
   }
 
   /**
-   * Null when this request may create in `dialect`; else the 401, 429 or 503 to answer. `client` is
-   * the key the guard counts the caller under. Synchronous when nothing has to be asked (creation
-   * open, a token file, a verdict already cached).
+   * Resolves when this request may create in `dialect`; else refuses it (401, 429 or 503). `client`
+   * is the key the guard counts the caller under.
    */
-  check(request: Request, dialect: CreateDialect, client: string | null): Response | null | Promise<Response | null> {
-    if (!this.guards(dialect)) return null
+  async check(request: Request, dialect: CreateDialect, client: string | null): Promise<void> {
+    if (!this.guards(dialect)) return
     const token = bearerToken(request)
     if (token === null) {
       this.#record('missing')
-      return errorResponse('missing_token')
+      refuse('missing_token')
     }
-    const verdict = this.#verdict(token, client)
-    return verdict instanceof Promise ? verdict.then(refusalFor) : typeof verdict === 'string' ? refusalFor(verdict) : verdict
+    const refusal = refusalFor(await this.#verdict(token, client))
+    if (refusal) throw new Refusal(refusal)
   }
 
   /**
    * MSC4388 discovery: whether this caller may create. A caller without a token learns `false`
    * up front rather than failing later; an invalid token is a 401, so the client can refresh it.
    */
-  async mayCreate(request: Request, client: string | null): Promise<boolean | Response> {
+  async mayCreate(request: Request, client: string | null): Promise<boolean> {
     if (!this.guards('msc4388')) return true
     const token = bearerToken(request)
     if (token === null) return false
-    const verdict = await this.#verdict(token, client)
-    if (verdict instanceof Response) return verdict
-    return refusalFor(verdict) ?? true
+    const refusal = refusalFor(await this.#verdict(token, client))
+    if (refusal) throw new Refusal(refusal)
+    return true
   }
 
-  /** The verdict on `token`; a token that must be asked about spends from the client's budget first. */
-  #verdict(token: string, client: string | null): TokenVerdict | Promise<TokenVerdict> | Response {
+  /** The verdict on `token`; a token that must be asked about spends from the client's budget first (refused beyond it). */
+  #verdict(token: string, client: string | null): TokenVerdict | Promise<TokenVerdict> {
     const verifier = this.#verifier!
     const known = verifier.known(token)
     if (known !== undefined) {
@@ -125,7 +124,7 @@ export class CreateGate {
       const allowed = this.#unknownTokens.take(client ?? 'unknown')
       if (!allowed.ok) {
         this.#record('rate_limited')
-        return errorResponse('rate_limited', { detail: 'Too many new access tokens from this address', retryAfterMs: allowed.retryAfterMs })
+        refuse('rate_limited', { detail: 'Too many new access tokens from this address', retryAfterMs: allowed.retryAfterMs })
       }
     }
     const verdict = verifier.verify(token)

@@ -11,7 +11,7 @@ import type { RateLimit, ServerConfig } from './config.ts'
 import { type Logger, idHash } from './log.ts'
 import type { Metrics } from './metrics.ts'
 import { type ClientBudget, SharedRateLimiter, type TakeResult, limiterFor } from './rate-limit.ts'
-import { closing, errorResponse, preflightResponse } from './responses.ts'
+import { Refusal, closing, errorResponse, preflightResponse } from './responses.ts'
 
 /** Which budget a request spends: creations, or everything else. */
 export type LimiterKind = 'create' | 'general'
@@ -119,7 +119,7 @@ export class Guard {
       try {
         response = await work(admission)
       } catch (error) {
-        response = error instanceof StoreUnavailableError ? this.#storeUnavailable(error) : this.#fault(error)
+        response = error instanceof Refusal ? error.response : error instanceof StoreUnavailableError ? this.#storeUnavailable(error) : this.#fault(error)
       } finally {
         this.#leave(client)
       }

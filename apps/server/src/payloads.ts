@@ -5,22 +5,23 @@
 
 import { DEFAULT_CONTENT_TYPE, Header } from '@rendezvous/protocol'
 import type { BodyRefusal, BodyResult } from './body.ts'
-import { closing, errorResponse } from './responses.ts'
+import { Refusal, closing, errorResponse, refuse } from './responses.ts'
 
 /** Longest Content-Type we store. It is held beside the payload, so it must be bounded too. */
 export const MAX_CONTENT_TYPE_LENGTH = 255
 
-/** The request's Content-Type verbatim (default octet-stream), or the 400 when unreasonably long. */
-export function contentTypeOf(request: Request): string | Response {
+/** The request's Content-Type verbatim (default octet-stream); refused (400) when unreasonably long. */
+export function contentTypeOf(request: Request): string {
   const value = request.headers.get(Header.contentType)
   if (value === null || value === '') return DEFAULT_CONTENT_TYPE
   if (value.length <= MAX_CONTENT_TYPE_LENGTH) return value
-  return errorResponse('invalid_param', { detail: `Content-Type longer than ${MAX_CONTENT_TYPE_LENGTH} characters` })
+  return refuse('invalid_param', { detail: `Content-Type longer than ${MAX_CONTENT_TYPE_LENGTH} characters` })
 }
 
-/** The payload of a body read within `maxBytes`, or the answer to a body that was not. */
-export function payloadOf(body: BodyResult, maxBytes: number, onTimeout: () => void): Uint8Array<ArrayBuffer> | Response {
-  return body.ok ? body.bytes : bodyRefusedResponse(body.reason, tooLargeDetail(maxBytes), onTimeout)
+/** The payload of a body read within `maxBytes`; a body that was not is refused. */
+export function payloadOf(body: BodyResult, maxBytes: number, onTimeout: () => void): Uint8Array<ArrayBuffer> {
+  if (body.ok) return body.bytes
+  throw new Refusal(bodyRefusedResponse(body.reason, tooLargeDetail(maxBytes), onTimeout))
 }
 
 /** The answer to a body we would not or could not read; a timeout is also counted as a refusal. */

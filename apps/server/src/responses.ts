@@ -157,6 +157,24 @@ export interface ErrorOptions {
   readonly errcodes?: ErrcodeNames
 }
 
+/**
+ * A request refused on the way to its answer: thrown by whatever finds the problem (body reading,
+ * content type, conditions, the create gate, JSON bodies) and answered by the guard with its
+ * response. Handlers then deal in values and return only their happy answers. Not an `Error`: a
+ * refusal is an answer, not a fault, and needs no stack trace.
+ */
+export class Refusal {
+  readonly response: Response
+  constructor(response: Response) {
+    this.response = response
+  }
+}
+
+/** Refuses the request with the JSON error of `kind`. */
+export function refuse(kind: ErrorKind, options: ErrorOptions = {}): never {
+  throw new Refusal(errorResponse(kind, options))
+}
+
 /** A JSON error `{ errcode, error }` with the status of its kind (docs/protocol.md#errors). */
 export function errorResponse(kind: ErrorKind, options: ErrorOptions = {}): Response {
   const headers = options.rendezvous ? rendezvousHeaders(options.rendezvous) : commonHeaders()

@@ -35,7 +35,7 @@ import { Value } from '@sinclair/typebox/value'
 import type { AnyElysia } from 'elysia'
 import { readBodyWithin, readWriteBody } from '../body.ts'
 import { bodyRefusedResponse } from '../payloads.ts'
-import { type ErrorOptions, closing, errorResponse, jsonResponse } from '../responses.ts'
+import { type ErrorOptions, Refusal, closing, errorResponse, jsonResponse } from '../responses.ts'
 import { mount } from '../routing.ts'
 import type { DialectContext } from './shared.ts'
 
@@ -67,6 +67,10 @@ export function msc4388Dialect(context: DialectContext) {
   /** The handlers of one base path; `errcodes` are the codes that path sends under other names. */
   function handlersFor(errcodes: ErrcodeNames | undefined) {
     const fail = (kind: ErrorKind, options: ErrorOptions = {}) => errorResponse(kind, { ...options, errcodes })
+    /** Refuses the request with this path's error of `kind`. */
+    const refuseWith = (kind: ErrorKind, options: ErrorOptions = {}): never => {
+      throw new Refusal(fail(kind, options))
+    }
     /** The store is at capacity: counted as a refusal, answered with when to try again. */
     const full = (retryAfterMs: number) => {
       metrics.refuse('capacity')
@@ -75,17 +79,13 @@ export function msc4388Dialect(context: DialectContext) {
 
     async function discovery(request: Request, client: string | null): Promise<Response> {
       const mayCreate = await createGate.mayCreate(request, client)
-      if (mayCreate instanceof Response) return mayCreate
       return jsonResponse(200, { create_available: mayCreate } satisfies Msc4388Discovery)
     }
 
     async function create(request: Request, client: string | null): Promise<Response> {
-      const denied = await createGate.check(request, 'msc4388', client)
-      if (denied) return denied
+      await createGate.check(request, 'msc4388', client)
       const body = await readJson(request, Msc4388CreateRequest)
-      if (body instanceof Response) return body
       const payload = encodeData(body.data)
-      if (payload instanceof Response) return payload
       const result = await store.create({ payload, contentType: CONTENT_TYPE })
       if (!result.ok) return full(result.retryAfterMs)
       metrics.created('msc4388')
@@ -108,23 +108,18 @@ export function msc4388Dialect(context: DialectContext) {
       return jsonResponse(200, answer)
     }
 
-    /** The body of either write form, ready for the store; or the answer to a bad one. */
+    /** The body of either write form, ready for the store; a bad one is refused. */
     async function writeOf(request: Request, id: string) {
-      if (!isRendezvousId(id)) return fail('not_found')
+      if (!isRendezvousId(id)) refuseWith('not_found')
       const body = await readJson(request, Msc4388UpdateRequest, () => store.exists(id))
-      if (body instanceof Response) return body
-      if (!isOpaqueIdentifier(body.sequence_token)) {
-        return fail('invalid_param', { detail: 'sequence_token must be 1-255 characters of [0-9A-Za-z._~-]' })
-      }
+      if (!isOpaqueIdentifier(body.sequence_token)) refuseWith('invalid_param', { detail: 'sequence_token must be 1-255 characters of [0-9A-Za-z._~-]' })
       const payload = encodeData(body.data)
-      if (payload instanceof Response) return payload
       return { payload, contentType: CONTENT_TYPE, ifMatch: strongTagCondition(etagOfSequenceToken(body.sequence_token)) }
     }
 
     /** `PUT /{id}`: compare-and-swap on the token; an exact retry is answered with the current token. */
     async function update(request: Request, id: string): Promise<Response> {
       const write = await writeOf(request, id)
-      if (write instanceof Response) return write
       const result = await store.update(id, write)
       if (result.ok) return tokenResponse(result.rendezvous.etag)
       switch (result.reason) {
@@ -141,7 +136,6 @@ export function msc4388Dialect(context: DialectContext) {
     async function updateInTransaction(request: Request, id: string, txnId: string): Promise<Response> {
       if (!isOpaqueIdentifier(txnId)) return fail('invalid_param', { detail: 'txnId must be 1-255 characters of [0-9A-Za-z._~-]' })
       const write = await writeOf(request, id)
-      if (write instanceof Response) return write
       const result = await store.updateInTransaction(id, txnId, write)
       switch (result.kind) {
         case 'answered':
@@ -162,31 +156,31 @@ export function msc4388Dialect(context: DialectContext) {
       return jsonResponse(200, {})
     }
 
-    /** Reads and validates a JSON body; a Response when it is too large, unreadable, or not the schema. */
-    async function readJson<T extends TSchema>(request: Request, schema: T, exists?: () => Promise<boolean>): Promise<Static<T> | Response> {
+    /** Reads and validates a JSON body; one too large, unreadable or not of the schema is refused. */
+    async function readJson<T extends TSchema>(request: Request, schema: T, exists?: () => Promise<boolean>): Promise<Static<T>> {
       const body = exists ? await readWriteBody(request, bodyLimit, bodyDeadlines, exists) : await readBodyWithin(request, bodyLimit, bodyDeadlines)
       if (!body.ok) {
-        if (body.reason === 'gone') return closing(fail('not_found'))
-        return bodyRefusedResponse(body.reason, `Request body larger than ${bodyLimit} bytes`, context.onBodyTimeout)
+        if (body.reason === 'gone') throw new Refusal(closing(fail('not_found')))
+        throw new Refusal(bodyRefusedResponse(body.reason, `Request body larger than ${bodyLimit} bytes`, context.onBodyTimeout))
       }
       let value: unknown
       try {
         value = JSON.parse(strictDecoder.decode(body.bytes))
       } catch {
-        return fail('invalid_param', { detail: 'Request body is not valid UTF-8 JSON' })
+        refuseWith('invalid_param', { detail: 'Request body is not valid UTF-8 JSON' })
       }
       if (!Value.Check(schema, value)) {
         const first = Value.Errors(schema, value).First()
-        return fail('invalid_param', { detail: `Invalid request body${first ? ` at ${first.path || '/'}: ${first.message}` : ''}` })
+        refuseWith('invalid_param', { detail: `Invalid request body${first ? ` at ${first.path || '/'}: ${first.message}` : ''}` })
       }
       return value
     }
 
-    function encodeData(data: string): Uint8Array<ArrayBuffer> | Response {
+    function encodeData(data: string): Uint8Array<ArrayBuffer> {
       // A lone surrogate has no UTF-8 form: encoding it would store U+FFFD in its place.
-      if (!data.isWellFormed()) return fail('invalid_param', { detail: 'data must be well-formed Unicode (no lone surrogates)' })
+      if (!data.isWellFormed()) refuseWith('invalid_param', { detail: 'data must be well-formed Unicode (no lone surrogates)' })
       const bytes = encoder.encode(data) as Uint8Array<ArrayBuffer>
-      if (bytes.byteLength > dataLimit) return fail('too_large', { detail: `data longer than ${dataLimit} UTF-8 bytes` })
+      if (bytes.byteLength > dataLimit) refuseWith('too_large', { detail: `data longer than ${dataLimit} UTF-8 bytes` })
       return bytes
     }
 

@@ -17,7 +17,7 @@ import { AbortFanout, waitForChange } from '@rendezvous/store'
 import type { AnyElysia } from 'elysia'
 import { readWriteBody } from '../body.ts'
 import { contentTypeOf, payloadOf, tooLargeDetail } from '../payloads.ts'
-import { acceptedResponse, closing, createdHeadersFor, errorResponse, noContentResponse, notModifiedResponse, payloadResponse } from '../responses.ts'
+import { acceptedResponse, closing, createdHeadersFor, errorResponse, noContentResponse, notModifiedResponse, payloadResponse, refuse } from '../responses.ts'
 import { type RouteContext, mount } from '../routing.ts'
 import type { Admission } from '../guard.ts'
 import { type DialectContext, createFromBody } from './shared.ts'
@@ -33,9 +33,7 @@ export function rootDialect(context: DialectContext) {
 
   /** `POST /`: 200 JSON `{id, max_bytes, url}` and a `Location` relative to the POST URL. */
   async function create(request: Request, route: RouteContext): Promise<Response> {
-    const created = await createFromBody(context, request, route, 'seed')
-    if (created instanceof Response) return created
-    const { rendezvous, url, requestUrl } = created
+    const { rendezvous, url, requestUrl } = await createFromBody(context, request, route, 'seed')
     const headers = createdHeaders(rendezvous, `${locationBase(requestUrl)}${rendezvous.id}`)
     const body: CreateResponse = { id: rendezvous.id, max_bytes: maxBytes, url }
     return new Response(JSON.stringify(body), { status: 200, headers })
@@ -48,7 +46,6 @@ export function rootDialect(context: DialectContext) {
     if (!rendezvous) return errorResponse('not_found')
     if (ifNoneMatchHeader === null) return payloadResponse(rendezvous)
     const ifNoneMatch = parseCondition(ifNoneMatchHeader, 'If-None-Match')
-    if (ifNoneMatch instanceof Response) return ifNoneMatch
     if (!conditionMatches(ifNoneMatch, rendezvous.etag)) return payloadResponse(rendezvous)
     const prefer = request.headers.get(Header.prefer)
     const wait = prefer === null ? undefined : parsePreferWait(prefer)
@@ -95,18 +92,16 @@ export function rootDialect(context: DialectContext) {
   async function update(request: Request, id: string): Promise<Response> {
     if (!isRendezvousId(id)) return errorResponse('not_found')
     const contentType = contentTypeOf(request)
-    if (contentType instanceof Response) return contentType
     const ifMatchHeader = request.headers.get(Header.ifMatch)
     const ifMatch = ifMatchHeader === null ? ANY : parseCondition(ifMatchHeader, 'If-Match')
-    if (ifMatch instanceof Response) return ifMatch
     const body = await readWriteBody(request, maxBytes, bodyDeadlines, () => store.exists(id))
     if (!body.ok && body.reason === 'gone') return closing(errorResponse('not_found'))
-    const payload = payloadOf(body, maxBytes, context.onBodyTimeout)
-    if (payload instanceof Response) {
-      if (payload.status !== 413) return payload
+    // A 413 for a live rendezvous carries its headers (docs/protocol.md#headers): the one refusal that reads the store.
+    if (!body.ok && body.reason === 'too_large') {
       const current = await store.get(id)
       return current ? errorResponse('too_large', { rendezvous: current, detail: tooLargeDetail(maxBytes) }) : errorResponse('not_found')
     }
+    const payload = payloadOf(body, maxBytes, context.onBodyTimeout)
     const result = await store.update(id, { payload, contentType, ifMatch })
     if (result.ok) return acceptedResponse(result.rendezvous)
     switch (result.reason) {
@@ -147,13 +142,13 @@ export function rootDialect(context: DialectContext) {
 // --- Internal helpers ---
 
 /**
- * The parsed value of an `If-Match`/`If-None-Match` header, or a 400 response when malformed: a
+ * The parsed value of an `If-Match`/`If-None-Match` header; a malformed one is refused (400): a
  * condition we cannot read must not be silently ignored.
  */
-function parseCondition(value: string, header: 'If-Match' | 'If-None-Match'): EntityTagCondition | Response {
+function parseCondition(value: string, header: 'If-Match' | 'If-None-Match'): EntityTagCondition {
   const parsed = parseEntityTagCondition(value)
   if (parsed.ok) return parsed.condition
-  return errorResponse('invalid_param', { detail: `Malformed ${header} header: ${parsed.error}` })
+  return refuse('invalid_param', { detail: `Malformed ${header} header: ${parsed.error}` })
 }
 
 function withWaitApplied(response: Response, seconds: number): Response {

@@ -14,7 +14,7 @@ import type { Metrics } from '../metrics.ts'
 import { readBodyWithin } from '../body.ts'
 import { contentTypeOf, payloadOf } from '../payloads.ts'
 import { publicBaseUrl } from '../public-url.ts'
-import { createdHeadersFor, errorResponse } from '../responses.ts'
+import { createdHeadersFor, refuse } from '../responses.ts'
 import { type RouteContext, mount } from '../routing.ts'
 
 export interface DialectContext {
@@ -48,24 +48,20 @@ export async function createFromBody(
   request: Request,
   { server, admission }: Pick<RouteContext, 'server' | 'admission'>,
   dialect: CreateDialect,
-): Promise<Created | Response> {
+): Promise<Created> {
   const { store, config, createGate, bodyDeadlines, metrics } = context
-  const gate = createGate.check(request, dialect, admission.client)
-  const denied = gate instanceof Promise ? await gate : gate
-  if (denied) return denied
+  await createGate.check(request, dialect, admission.client)
   const contentType = contentTypeOf(request)
-  if (contentType instanceof Response) return contentType
   // The peer only matters when it might be a trusted proxy.
   const peerAddress = config.trustProxy.kind === 'off' ? null : (server?.requestIP(request)?.address ?? null)
   const requestUrl = request.url
   const base = publicBaseUrl(requestUrl, request.headers, config, peerAddress)
-  if (base === null) return errorResponse('invalid_param', { detail: 'Missing Host header: cannot build the rendezvous URL' })
+  if (base === null) refuse('invalid_param', { detail: 'Missing Host header: cannot build the rendezvous URL' })
   const payload = payloadOf(await readBodyWithin(request, config.maxBytes, bodyDeadlines), config.maxBytes, context.onBodyTimeout)
-  if (payload instanceof Response) return payload
   const result = await store.create({ payload, contentType })
   if (!result.ok) {
     metrics.refuse('capacity')
-    return errorResponse('server_full', { retryAfterMs: result.retryAfterMs })
+    refuse('server_full', { retryAfterMs: result.retryAfterMs })
   }
   metrics.created(dialect)
   return { rendezvous: result.rendezvous, url: `${base}${config.prefix}${result.rendezvous.id}`, requestUrl }
@@ -96,7 +92,6 @@ export function createOnlyDialect(context: DialectContext, { path, dialect, body
           limiter: 'create',
           async handle(request, route) {
             const created = await createFromBody(context, request, route, dialect)
-            if (created instanceof Response) return created
             return new Response(body(created.url), { status: 201, headers: createdHeaders(created.rendezvous, created.url) })
           },
         },
