@@ -19,7 +19,7 @@ import { msc3886Dialect } from './dialects/msc3886.ts'
 import { msc4108Dialect } from './dialects/msc4108.ts'
 import { msc4388Dialect } from './dialects/msc4388.ts'
 import { rootDialect } from './dialects/root.ts'
-import type { DialectContext } from './dialects/shared.ts'
+import type { DialectContext } from './dialects/context.ts'
 import { Guard } from './guard.ts'
 import { type Logger, stderrLogger } from './log.ts'
 import type { Family } from './metric-families.ts'
@@ -41,7 +41,7 @@ export interface AppOptions {
    * Decides which bearer tokens may create (main.ts builds it from RENDEZVOUS_CREATE_AUTH), or
    * null when creation is open. @default null
    */
-  readonly createAuth?: TokenVerifier | null
+  readonly tokenVerifier?: TokenVerifier | null
 }
 
 /** Bun's upper bound for a connection's idle timeout, in seconds. */
@@ -64,7 +64,7 @@ export function listenOptions(config: ServerConfig) {
   }
 }
 
-export function createApp({ store, config, logger = stderrLogger, shutdownSignal = new AbortController().signal, createAuth = null }: AppOptions) {
+export function createApp({ store, config, logger = stderrLogger, shutdownSignal = new AbortController().signal, tokenVerifier = null }: AppOptions) {
   const metrics = new Metrics()
   const guard = new Guard({ config, store, logger, metrics, shutdownSignal })
   const context: DialectContext = {
@@ -73,7 +73,7 @@ export function createApp({ store, config, logger = stderrLogger, shutdownSignal
     guard,
     metrics,
     bodyDeadlines: new BodyDeadlines(config.bodyTimeoutSeconds * 1000),
-    createGate: new CreateGate(createAuth, config.createAuthOpen, config.createAuthCheckRateLimit, (decision) => metrics.createAuth(decision)),
+    createGate: new CreateGate(tokenVerifier, config.createAuthOpen, config.createAuthCheckRateLimit, (decision) => metrics.createAuth(decision)),
     shutdownSignal,
     onBodyTimeout: () => metrics.refuse('body_timeout'),
   }

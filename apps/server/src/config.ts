@@ -13,7 +13,6 @@ import {
   DEFAULT_TTL_SECONDS,
 } from '@rendezvous/protocol'
 import { readFileSync } from 'node:fs'
-import type { CreateDialect } from './create-auth.ts'
 import { parseRedisTarget } from '@rendezvous/store/redis-target'
 import { type AddressRange, parseAddressRange } from './ip-address.ts'
 
@@ -36,6 +35,9 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'off'
  * access token the homeserver at `baseUrl` accepts.
  */
 export type CreateAuth = { readonly kind: 'off' } | { readonly kind: 'file'; readonly path: string } | { readonly kind: 'homeserver'; readonly baseUrl: string }
+
+/** The dialects that create rendezvous (docs/protocol.md#matrix-dialects). */
+export type CreateDialect = 'seed' | 'msc3886' | 'msc4108' | 'msc4388'
 
 /** The older dialects whose clients send no token, which an operator may leave open under create auth. */
 export const OPENABLE_DIALECTS = ['seed', 'msc3886', 'msc4108'] as const satisfies readonly CreateDialect[]

@@ -9,13 +9,12 @@
 
 import { createHash } from 'node:crypto'
 import { Header } from '@rendezvous/protocol'
-import type { RateLimit } from './config.ts'
+import type { CreateDialect, RateLimit } from './config.ts'
 import type { Logger } from './log.ts'
 import { type RateLimiter, limiterFor } from './rate-limit.ts'
 import { Refusal, errorResponse, refuse } from './responses.ts'
 
-/** The dialects that create rendezvous (docs/protocol.md#matrix-dialects). */
-export type CreateDialect = 'seed' | 'msc3886' | 'msc4108' | 'msc4388'
+export type { CreateDialect }
 
 /** What a token verifier says of one token. */
 export type TokenVerdict = 'valid' | 'invalid' | 'unavailable'

@@ -69,10 +69,10 @@ if (config.workers > 1 && workerIndex === undefined) {
 }
 
 async function serve(): Promise<void> {
-  const createAuth = tokenVerifier(config, logger)
+  const verifier = tokenVerifier(config, logger)
   const store = await openStore(config, logger)
   const draining = new AbortController()
-  const app = createApp({ store, config, logger, shutdownSignal: draining.signal, createAuth })
+  const app = createApp({ store, config, logger, shutdownSignal: draining.signal, tokenVerifier: verifier })
   // A worker's metrics go to its supervisor, which serves the group's.
   const metrics =
     workerIndex === undefined && config.metricsListen.kind === 'listen' ? listenForMetrics(config.metricsListen, () => app.observability.families()) : null
@@ -89,12 +89,12 @@ async function serve(): Promise<void> {
 
   /** SIGHUP (or the supervisor, passing it on): the token file is read again; nothing else reloads. */
   const reload = () => {
-    if (createAuth === null || !('reload' in createAuth)) {
+    if (verifier === null || !('reload' in verifier)) {
       logger.log('info', 'reload: nothing to reload (only a create-auth token file is reloaded)')
       return
     }
     try {
-      createAuth.reload()
+      verifier.reload()
       logger.log('info', 'reloaded the create-auth token file')
     } catch (error) {
       logger.log('error', 'reload failed; keeping the tokens read before', { detail: (error as Error).message })

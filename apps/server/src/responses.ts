@@ -144,7 +144,7 @@ export function jsonResponse(status: number, body: unknown, headers: Headers = c
   return new Response(JSON.stringify(body), { status, headers })
 }
 
-export interface ErrorOptions {
+export interface ErrorResponseOptions {
   /** Replaces the default message of the kind. */
   readonly detail?: string
   /** A live rendezvous the request was about: its ETag headers go on the error too. */
@@ -171,12 +171,12 @@ export class Refusal {
 }
 
 /** Refuses the request with the JSON error of `kind`. */
-export function refuse(kind: ErrorKind, options: ErrorOptions = {}): never {
+export function refuse(kind: ErrorKind, options: ErrorResponseOptions = {}): never {
   throw new Refusal(errorResponse(kind, options))
 }
 
 /** A JSON error `{ errcode, error }` with the status of its kind (docs/protocol.md#errors). */
-export function errorResponse(kind: ErrorKind, options: ErrorOptions = {}): Response {
+export function errorResponse(kind: ErrorKind, options: ErrorResponseOptions = {}): Response {
   const headers = options.rendezvous ? rendezvousHeaders(options.rendezvous) : commonHeaders()
   if (options.retryAfterMs !== undefined) headers.set(Header.retryAfter, String(Math.ceil(options.retryAfterMs / 1000)))
   if (options.allow !== undefined) headers.set(Header.allow, options.allow)

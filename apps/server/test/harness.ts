@@ -35,7 +35,7 @@ export interface TestServer {
 export async function startServer(
   env: Record<string, string> = {},
   logger: Logger = silentLogger,
-  createAuth: TokenVerifier | null = null,
+  tokenVerifier: TokenVerifier | null = null,
 ): Promise<TestServer> {
   const loaded = loadConfig(
     {
@@ -58,7 +58,7 @@ export async function startServer(
     sweepIntervalMs: 100,
   })
   const shutdown = new AbortController()
-  const app = createApp({ store, config, logger, shutdownSignal: shutdown.signal, createAuth })
+  const app = createApp({ store, config, logger, shutdownSignal: shutdown.signal, tokenVerifier })
   app.listen(listenOptions(config))
   const port = app.server!.port!
   const origin = `http://127.0.0.1:${port}`

@@ -5,6 +5,7 @@
 
 // --- Defaults ---
 export * from './defaults.ts'
+export { MSC3886_PATH, MSC4108_PATH } from './matrix-paths.ts'
 
 // --- Headers ---
 export { Header, NO_STORE, CONTENT_SECURITY_POLICY, CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS } from './headers.ts'
@@ -24,8 +25,6 @@ export { parsePrefer, parsePreferWait } from './prefer.ts'
 // --- Bodies and errors ---
 export { CreateResponse, ErrorBody, HealthResponse, Msc4108CreateResponse, RENDEZVOUS_ID_PATTERN, ServerInfo, isRendezvousId } from './schemas.ts'
 export {
-  MSC3886_PATH,
-  MSC4108_PATH,
   MSC4388_MAX_DATA_BYTES,
   MSC4388_PATHS,
   Msc4388CreateRequest,

@@ -5,11 +5,7 @@
 
 import { Type, type Static } from '@sinclair/typebox'
 
-/** Where MSC4388 lives: the stable path and the unstable prefix clients used before it. */
-export const MSC4388_PATHS = ['/_matrix/client/v1/rendezvous', '/_matrix/client/unstable/io.element.msc4388/rendezvous'] as const
-/** The create endpoints of the two earlier Matrix dialects (docs/protocol.md#matrix-dialects). */
-export const MSC3886_PATH = '/_matrix/client/unstable/org.matrix.msc3886/rendezvous'
-export const MSC4108_PATH = '/_matrix/client/unstable/org.matrix.msc4108/rendezvous'
+export { MSC4388_PATHS } from './matrix-paths.ts'
 
 /** Largest `data`, in UTF-8 bytes. */
 export const MSC4388_MAX_DATA_BYTES = 4096

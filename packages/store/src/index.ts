@@ -34,4 +34,4 @@ export { MemoryStore, type MemoryStoreOptions } from './memory.ts'
 
 // --- Building blocks ---
 export { EtagIssuer, newRendezvousId } from './ids.ts'
-export { repeatsLastWrite } from './retry.ts'
+export { repeatsLastWrite } from './repeated-write.ts'

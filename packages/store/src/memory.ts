@@ -6,7 +6,7 @@
 import { conditionMatches } from '@rendezvous/protocol'
 import { EtagIssuer, newRendezvousId } from './ids.ts'
 import { MAX_TRANSACTIONS_PER_RENDEZVOUS, MIN_RETRY_AFTER_MS, transactionCost } from './limits.ts'
-import { repeatsLastWrite } from './retry.ts'
+import { repeatsLastWrite } from './repeated-write.ts'
 import { Subscriptions } from './subscriptions.ts'
 import type {
   Change,
@@ -160,7 +160,7 @@ export class MemoryStore implements RendezvousStore {
     return this.#update(id, write, this.#now(), 0)
   }
 
-  async updateInTransaction(id: string, transactionId: string, write: ConditionalWrite): Promise<TransactionResult> {
+  async updateWithTransactionId(id: string, transactionId: string, write: ConditionalWrite): Promise<TransactionResult> {
     const now = this.#now()
     if (!this.#live(id, now)) return { kind: 'not_found' }
     let remembered = this.#transactions.get(id)

@@ -417,7 +417,7 @@ export class RedisStore implements RendezvousStore {
     }
   }
 
-  async updateInTransaction(id: string, transactionId: string, write: ConditionalWrite): Promise<TransactionResult> {
+  async updateWithTransactionId(id: string, transactionId: string, write: ConditionalWrite): Promise<TransactionResult> {
     const { reply, etag } = await this.#runUpdate(id, write, transactionId)
     const outcome = text(reply[0])
     switch (outcome) {

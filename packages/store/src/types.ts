@@ -142,7 +142,7 @@ export interface RendezvousStore {
    * rendezvous. Remembered answers count against capacity (`TRANSACTION_COST_BYTES` plus the id's
    * length each, at most `MAX_TRANSACTIONS_PER_RENDEZVOUS`).
    */
-  updateInTransaction(id: string, transactionId: string, write: ConditionalWrite): Promise<TransactionResult>
+  updateWithTransactionId(id: string, transactionId: string, write: ConditionalWrite): Promise<TransactionResult>
 
   /** Removes the rendezvous. False when it was not live. */
   delete(id: string): Promise<boolean>

@@ -6,7 +6,8 @@
  */
 
 import { MSC3886_PATH } from '@rendezvous/protocol'
-import { type DialectContext, createOnlyDialect } from './shared.ts'
+import type { DialectContext } from './context.ts'
+import { createOnlyDialect } from './create.ts'
 
 export function msc3886Dialect(context: DialectContext) {
   return createOnlyDialect(context, { path: MSC3886_PATH, dialect: 'msc3886', bodyType: null, body: () => null })

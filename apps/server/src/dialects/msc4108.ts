@@ -5,7 +5,8 @@
  */
 
 import { MSC4108_PATH, type Msc4108CreateResponse } from '@rendezvous/protocol'
-import { type DialectContext, createOnlyDialect } from './shared.ts'
+import type { DialectContext } from './context.ts'
+import { createOnlyDialect } from './create.ts'
 
 export function msc4108Dialect(context: DialectContext) {
   return createOnlyDialect(context, {

@@ -35,9 +35,9 @@ import { Value } from '@sinclair/typebox/value'
 import type { AnyElysia } from 'elysia'
 import { readBodyWithin, readWriteBody } from '../body.ts'
 import { bodyRefusedResponse } from '../payloads.ts'
-import { type ErrorOptions, Refusal, closing, errorResponse, jsonResponse } from '../responses.ts'
+import { type ErrorResponseOptions, Refusal, closing, errorResponse, jsonResponse } from '../responses.ts'
 import { mount } from '../routing.ts'
-import type { DialectContext } from './shared.ts'
+import type { DialectContext } from './context.ts'
 
 const CONTENT_TYPE = 'text/plain'
 
@@ -66,9 +66,9 @@ export function msc4388Dialect(context: DialectContext) {
 
   /** The handlers of one base path; `errcodes` are the codes that path sends under other names. */
   function handlersFor(errcodes: ErrcodeNames | undefined) {
-    const fail = (kind: ErrorKind, options: ErrorOptions = {}) => errorResponse(kind, { ...options, errcodes })
+    const fail = (kind: ErrorKind, options: ErrorResponseOptions = {}) => errorResponse(kind, { ...options, errcodes })
     /** Refuses the request with this path's error of `kind`. */
-    const refuseWith = (kind: ErrorKind, options: ErrorOptions = {}): never => {
+    const refuseWith = (kind: ErrorKind, options: ErrorResponseOptions = {}): never => {
       throw new Refusal(fail(kind, options))
     }
     /** The store is at capacity: counted as a refusal, answered with when to try again. */
@@ -133,10 +133,10 @@ export function msc4388Dialect(context: DialectContext) {
     }
 
     /** `PUT /{id}/{txnId}`: as `update`, with each transaction's answer remembered and replayed. */
-    async function updateInTransaction(request: Request, id: string, txnId: string): Promise<Response> {
+    async function updateWithTransactionId(request: Request, id: string, txnId: string): Promise<Response> {
       if (!isOpaqueIdentifier(txnId)) return fail('invalid_param', { detail: 'txnId must be 1-255 characters of [0-9A-Za-z._~-]' })
       const write = await writeOf(request, id)
-      const result = await store.updateInTransaction(id, txnId, write)
+      const result = await store.updateWithTransactionId(id, txnId, write)
       switch (result.kind) {
         case 'answered':
           return result.answer.kind === 'applied' ? tokenResponse(result.answer.etag) : fail('sequence_conflict')
@@ -184,7 +184,7 @@ export function msc4388Dialect(context: DialectContext) {
       return bytes
     }
 
-    return { discovery, create, read, update, updateInTransaction, remove }
+    return { discovery, create, read, update, updateWithTransactionId, remove }
   }
 
   return (app: AnyElysia) => {
@@ -215,7 +215,7 @@ export function msc4388Dialect(context: DialectContext) {
         path: `${base}/:id/:txnId`,
         label: `${base}/{id}/{txnId}`,
         methods: {
-          PUT: { limiter: 'general', handle: (request, { id, txnId }) => handlers.updateInTransaction(request, id, txnId) },
+          PUT: { limiter: 'general', handle: (request, { id, txnId }) => handlers.updateWithTransactionId(request, id, txnId) },
         },
       })
     }

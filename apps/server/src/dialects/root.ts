@@ -20,7 +20,8 @@ import { contentTypeOf, payloadOf, tooLargeDetail } from '../payloads.ts'
 import { acceptedResponse, closing, createdHeadersFor, errorResponse, noContentResponse, notModifiedResponse, payloadResponse, refuse } from '../responses.ts'
 import { type RouteContext, mount } from '../routing.ts'
 import type { Admission } from '../guard.ts'
-import { type DialectContext, createFromBody } from './shared.ts'
+import type { DialectContext } from './context.ts'
+import { createFromBody } from './create.ts'
 
 const ANY: EntityTagCondition = { kind: 'any' }
 

@@ -6,7 +6,7 @@
 import { MAX_ETAG_LENGTH, parseEntityTagCondition, type EntityTagCondition } from '@rendezvous/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MAX_TRANSACTIONS_PER_RENDEZVOUS, transactionCost } from '../limits.ts'
-import { sameBytes } from '../retry.ts'
+import { sameBytes } from '../repeated-write.ts'
 import type { Change, Rendezvous, RendezvousStore, StoreLimits } from '../types.ts'
 import { AbortFanout } from '../abort-fanout.ts'
 import { waitForChange } from '../wait-for-change.ts'
@@ -285,10 +285,10 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
       it('should apply a transaction once and replay its answer for every repeat, whatever the repeat carries', async () => {
         const store = await open()
         const rz = await created(store, bytes('A1'))
-        const first = await store.updateInTransaction(rz.id, 'txn1', write('B1', rz.etag))
+        const first = await store.updateWithTransactionId(rz.id, 'txn1', write('B1', rz.etag))
         expect(first.kind === 'answered' && first.answer.kind === 'applied' && !first.replayed).toBe(true)
         if (first.kind !== 'answered' || first.answer.kind !== 'applied') throw new Error('expected applied')
-        const repeat = await store.updateInTransaction(rz.id, 'txn1', write('something else', first.answer.etag))
+        const repeat = await store.updateWithTransactionId(rz.id, 'txn1', write('something else', first.answer.etag))
         expect(repeat).toEqual({ kind: 'answered', answer: first.answer, replayed: true })
         const read = await store.get(rz.id)
         expect(text(read!.payload)).toBe('B1')
@@ -298,9 +298,9 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
       it('should remember a conflict and replay it even once the token would match', async () => {
         const store = await open()
         const rz = await created(store, bytes('A1'))
-        const conflict = await store.updateInTransaction(rz.id, 'late', write('B1', '"stale"'))
+        const conflict = await store.updateWithTransactionId(rz.id, 'late', write('B1', '"stale"'))
         expect(conflict).toEqual({ kind: 'answered', answer: { kind: 'conflict' }, replayed: false })
-        const repeat = await store.updateInTransaction(rz.id, 'late', write('B1', rz.etag))
+        const repeat = await store.updateWithTransactionId(rz.id, 'late', write('B1', rz.etag))
         expect(repeat).toEqual({ kind: 'answered', answer: { kind: 'conflict' }, replayed: true })
         expect((await store.get(rz.id))!.etag).toBe(rz.etag)
       })
@@ -309,8 +309,8 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
         const store = await open()
         const a = await created(store, bytes('a'))
         const b = await created(store, bytes('b'))
-        const onA = await store.updateInTransaction(a.id, 'same', write('a2', a.etag))
-        const onB = await store.updateInTransaction(b.id, 'same', write('b2', b.etag))
+        const onA = await store.updateWithTransactionId(a.id, 'same', write('a2', a.etag))
+        const onB = await store.updateWithTransactionId(b.id, 'same', write('b2', b.etag))
         expect(onA.kind === 'answered' && !onA.replayed && onA.answer.kind === 'applied').toBe(true)
         expect(onB.kind === 'answered' && !onB.replayed && onB.answer.kind === 'applied').toBe(true)
         expect(text((await store.get(b.id))!.payload)).toBe('b2')
@@ -319,7 +319,7 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
       it('should apply exactly once when the same transaction arrives many times at once', async () => {
         const store = await open()
         const rz = await created(store, bytes('A1'))
-        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.updateInTransaction(rz.id, 'dup', write(`B${i}`, rz.etag))))
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.updateWithTransactionId(rz.id, 'dup', write(`B${i}`, rz.etag))))
         const fresh = results.filter((r) => r.kind === 'answered' && !r.replayed)
         expect(fresh).toHaveLength(1)
         const answers = new Set(results.map((r) => JSON.stringify(r.kind === 'answered' ? r.answer : r)))
@@ -331,9 +331,9 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
       it('should count remembered transactions against capacity and release them with the rendezvous', async () => {
         const store = await open()
         const rz = await created(store, bytes('12345'))
-        await store.updateInTransaction(rz.id, 'abc', write('12345', rz.etag))
+        await store.updateWithTransactionId(rz.id, 'abc', write('12345', rz.etag))
         expect((await store.stats()).payloadBytes).toBe(5 + transactionCost('abc'))
-        await store.updateInTransaction(rz.id, 'conflicting', write('x', '"stale"'))
+        await store.updateWithTransactionId(rz.id, 'conflicting', write('x', '"stale"'))
         expect((await store.stats()).payloadBytes).toBe(5 + transactionCost('abc') + transactionCost('conflicting'))
         await store.delete(rz.id)
         expect((await store.stats()).payloadBytes).toBe(0)
@@ -342,34 +342,34 @@ export function describeStoreConformance({ name, create }: ConformanceOptions): 
       it('should refuse a transaction that does not fit, remembering nothing and writing nothing', async () => {
         const store = await open({ maxTotalBytes: 10 + transactionCost('t1') })
         const rz = await created(store, bytes('1234567890'))
-        const fits = await store.updateInTransaction(rz.id, 't1', write('1234567890', rz.etag))
+        const fits = await store.updateWithTransactionId(rz.id, 't1', write('1234567890', rz.etag))
         expect(fits.kind).toBe('answered')
         const before = await store.get(rz.id)
-        const refused = await store.updateInTransaction(rz.id, 't2', write('123', before!.etag))
+        const refused = await store.updateWithTransactionId(rz.id, 't2', write('123', before!.etag))
         expect(refused.kind).toBe('full')
         expect((await store.get(rz.id))!.etag).toBe(before!.etag)
-        expect((await store.updateInTransaction(rz.id, 't2', write('123', before!.etag))).kind).toBe('full')
+        expect((await store.updateWithTransactionId(rz.id, 't2', write('123', before!.etag))).kind).toBe('full')
       })
 
       it(`should remember at most ${MAX_TRANSACTIONS_PER_RENDEZVOUS} transactions per rendezvous`, async () => {
         const store = await open()
         const rz = await created(store, bytes('x'))
         for (let i = 0; i < MAX_TRANSACTIONS_PER_RENDEZVOUS; i++) {
-          expect((await store.updateInTransaction(rz.id, `t${i}`, write('x', '"stale"'))).kind).toBe('answered')
+          expect((await store.updateWithTransactionId(rz.id, `t${i}`, write('x', '"stale"'))).kind).toBe('answered')
         }
         // Exhausted, not full: no retry will ever fit, so the caller must not be told to try later.
-        expect(await store.updateInTransaction(rz.id, 'one-more', write('x', '"stale"'))).toEqual({ kind: 'exhausted' })
+        expect(await store.updateWithTransactionId(rz.id, 'one-more', write('x', '"stale"'))).toEqual({ kind: 'exhausted' })
         // Known ids are still replayed.
-        expect((await store.updateInTransaction(rz.id, 't0', write('x', '"stale"'))).kind).toBe('answered')
+        expect((await store.updateWithTransactionId(rz.id, 't0', write('x', '"stale"'))).kind).toBe('answered')
       })
 
       it('should answer not_found for an unknown or deleted rendezvous', async () => {
         const store = await open()
-        expect(await store.updateInTransaction('AAAAAAAAAAAAAAAAAAAAAA', 't', write('x', '"x"'))).toEqual({ kind: 'not_found' })
+        expect(await store.updateWithTransactionId('AAAAAAAAAAAAAAAAAAAAAA', 't', write('x', '"x"'))).toEqual({ kind: 'not_found' })
         const rz = await created(store)
-        await store.updateInTransaction(rz.id, 't', write('x', rz.etag))
+        await store.updateWithTransactionId(rz.id, 't', write('x', rz.etag))
         await store.delete(rz.id)
-        expect(await store.updateInTransaction(rz.id, 't', write('x', rz.etag))).toEqual({ kind: 'not_found' })
+        expect(await store.updateWithTransactionId(rz.id, 't', write('x', rz.etag))).toEqual({ kind: 'not_found' })
       })
     })
 

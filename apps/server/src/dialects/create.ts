@@ -1,34 +1,18 @@
 /**
- * @module What every dialect is given, and the creation steps the three raw-payload dialects (seed,
- * MSC3886, MSC4108) share. Each dialect shapes its own answer from the result; the two Matrix ones
- * that only create are built by `createOnlyDialect`.
+ * @module The creation steps the three raw-payload dialects (seed, MSC3886, MSC4108) share. Each
+ * dialect shapes its own answer from the result; the two Matrix ones that only create are built by
+ * `createOnlyDialect`.
  */
 
-import type { Rendezvous, RendezvousStore } from '@rendezvous/store'
+import type { Rendezvous } from '@rendezvous/store'
 import type { AnyElysia } from 'elysia'
-import type { BodyDeadlines } from '../body.ts'
-import type { ServerConfig } from '../config.ts'
-import type { CreateDialect, CreateGate } from '../create-auth.ts'
-import type { Guard } from '../guard.ts'
-import type { Metrics } from '../metrics.ts'
+import type { CreateDialect } from '../config.ts'
 import { readBodyWithin } from '../body.ts'
 import { contentTypeOf, payloadOf } from '../payloads.ts'
 import { publicBaseUrl } from '../public-url.ts'
 import { createdHeadersFor, refuse } from '../responses.ts'
 import { type RouteContext, mount } from '../routing.ts'
-
-export interface DialectContext {
-  readonly store: RendezvousStore
-  readonly config: ServerConfig
-  readonly guard: Guard
-  readonly metrics: Metrics
-  readonly bodyDeadlines: BodyDeadlines
-  readonly createGate: CreateGate
-  /** Aborts when the server starts shutting down: held long-polls are answered at once. */
-  readonly shutdownSignal: AbortSignal
-  /** Counts a body that took longer than the body timeout. */
-  readonly onBodyTimeout: () => void
-}
+import type { DialectContext } from './context.ts'
 
 export interface Created {
   readonly rendezvous: Rendezvous
