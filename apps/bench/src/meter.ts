@@ -57,7 +57,7 @@ export function addUsage(a: Usage, b: Usage): Usage {
 }
 
 /** When the client used this much of one core, it, not the server, set the pace. */
-export const CLIENT_SATURATED_FRACTION = 0.9
+const CLIENT_SATURATED_FRACTION = 0.9
 
 /** The figures every run reports about its cost, named with their units. */
 export function usageFigures(usage: Usage, units: number, unitName: string, clientProcesses = 1): Record<string, number> {

@@ -26,7 +26,7 @@ export interface ProfileSummary {
 }
 
 /** Where a frame's code lives: our packages, Elysia, native code (no script), or another script. */
-export function originOf(frame: CallFrame): string {
+function originOf(frame: CallFrame): string {
   if (frame.url === '') return 'native (HTTP, sockets, builtins)'
   if (frame.url.includes('node_modules/elysia/')) return 'elysia'
   if (frame.url.includes('/apps/server/') || frame.url.includes('/packages/')) return 'ours'

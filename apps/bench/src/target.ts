@@ -249,7 +249,7 @@ function readRss(pid: number): number {
 }
 
 /** utime + stime of a process, from /proc/<pid>/stat. */
-export function readCpu(pid: number): number {
+function readCpu(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')

@@ -40,7 +40,7 @@ export type CreateAuth = { readonly kind: 'off' } | { readonly kind: 'file'; rea
 export type CreateDialect = 'seed' | 'msc3886' | 'msc4108' | 'msc4388'
 
 /** The older dialects whose clients send no token, which an operator may leave open under create auth. */
-export const OPENABLE_DIALECTS = ['seed', 'msc3886', 'msc4108'] as const satisfies readonly CreateDialect[]
+const OPENABLE_DIALECTS = ['seed', 'msc3886', 'msc4108'] as const satisfies readonly CreateDialect[]
 export type OpenableDialect = (typeof OPENABLE_DIALECTS)[number]
 
 /** Where `/metrics` is served: a listener of its own, never the public one. */
@@ -467,7 +467,7 @@ function rawValue(
 }
 
 /** `scheme://user:password@host` → `scheme://user:***@host`: what may be printed of a secret-bearing URL. */
-export function maskSecret(raw: string): string {
+function maskSecret(raw: string): string {
   return raw.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^@/]*)@/, (_match, scheme: string, userinfo: string) => {
     const colon = userinfo.indexOf(':')
     return colon < 0 ? `${scheme}***@` : `${scheme}${userinfo.slice(0, colon)}:***@`

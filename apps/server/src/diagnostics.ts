@@ -17,7 +17,7 @@ export const SERVER_VERSION: string = serverPackage.version
 export const INFO_PATH = '_rendezvous/info'
 export const PROBE_PATH = '_rendezvous/probe'
 /** How far apart the probe's two parts are sent. */
-export const PROBE_GAP_MS = 1000
+const PROBE_GAP_MS = 1000
 
 export function serverInfo(config: ServerConfig, storeName: string): ServerInfo {
   return {

@@ -77,7 +77,7 @@ export function formatNetwork64(address: Address): string {
   return `${formatAddress(network)}/64`
 }
 
-export function isV4(address: Address): boolean {
+function isV4(address: Address): boolean {
   for (let i = 0; i < 12; i++) if (address[i] !== V4_MAPPED_PREFIX[i]) return false
   return true
 }

@@ -8,7 +8,7 @@ import type { BodyRefusal, BodyResult } from './body.ts'
 import { Refusal, closing, errorResponse, refuse } from './responses.ts'
 
 /** Longest Content-Type we store. It is held beside the payload, so it must be bounded too. */
-export const MAX_CONTENT_TYPE_LENGTH = 255
+const MAX_CONTENT_TYPE_LENGTH = 255
 
 /** The request's Content-Type verbatim (default octet-stream); refused (400) when unreasonably long. */
 export function contentTypeOf(request: Request): string {

@@ -18,7 +18,7 @@ interface Bucket {
 const ALLOWED: TakeResult = { ok: true }
 
 /** Distinct client keys remembered at once. Beyond it the longest-known key is forgotten. */
-export const DEFAULT_MAX_TRACKED_CLIENTS = 100_000
+const DEFAULT_MAX_TRACKED_CLIENTS = 100_000
 
 /** What the guard asks before letting a client's request in. */
 export interface ClientBudget {

@@ -39,7 +39,7 @@ export function commonHeaders(): Headers {
 }
 
 /** Common headers plus what a client needs about a live rendezvous: ETag, Expires, Last-Modified. */
-export function rendezvousHeaders(rendezvous: Rendezvous): Headers {
+function rendezvousHeaders(rendezvous: Rendezvous): Headers {
   return withStateHeaders(new Headers(COMMON), rendezvous)
 }
 

@@ -31,9 +31,9 @@ const LIVENESS_TIMEOUT_MS = 3000
 /** A worker that has not started listening this long after its start is replaced. */
 const STARTUP_TIMEOUT_MS = 30_000
 /** Worker exits counted for the crash loop, over this window. */
-export const CRASH_LOOP_WINDOW_MS = 60_000
+const CRASH_LOOP_WINDOW_MS = 60_000
 /** More worker exits than this within the window, and the supervisor gives up (exit 1). */
-export const CRASH_LOOP_MAX_EXITS = 5
+const CRASH_LOOP_MAX_EXITS = 5
 const MAX_RESTART_DELAY_MS = 10_000
 /** After drain + grace, how long a worker that has not exited is given before SIGKILL. */
 const STOP_MARGIN_MS = 2000

@@ -20,7 +20,7 @@ export function repeatsLastWrite(ifMatch: EntityTagCondition, current: Rendezvou
  * True when `ifMatch` names the ETag that `current`'s write replaced: only such a write can turn out
  * to be a retry, so a server may refuse any other failing write before reading its body.
  */
-export function namesReplacedEtag(ifMatch: EntityTagCondition, current: Rendezvous): boolean {
+function namesReplacedEtag(ifMatch: EntityTagCondition, current: Rendezvous): boolean {
   const previous = current.previousEtag
   return previous !== null && ifMatch.kind === 'tags' && ifMatch.tags.some((tag) => tag.opaque === previous)
 }

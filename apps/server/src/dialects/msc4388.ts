@@ -47,7 +47,7 @@ const decoder = new TextDecoder()
 const strictDecoder = new TextDecoder('utf-8', { fatal: true })
 
 /** The largest `data`, in UTF-8 bytes: the MSC's 4096, or less when `max_bytes` is lower. */
-export function msc4388DataLimit(maxBytes: number): number {
+function msc4388DataLimit(maxBytes: number): number {
   return Math.min(MSC4388_MAX_DATA_BYTES, maxBytes)
 }
 
@@ -55,7 +55,7 @@ export function msc4388DataLimit(maxBytes: number): number {
  * The largest JSON body read: room for `dataLimit` bytes of data even when every byte arrives
  * JSON-escaped (`\u00XX`, six bytes), plus the token and the keys.
  */
-export function msc4388BodyLimit(dataLimit: number): number {
+function msc4388BodyLimit(dataLimit: number): number {
   return dataLimit * 6 + 1024
 }
 

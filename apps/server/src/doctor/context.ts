@@ -60,7 +60,7 @@ export interface Session {
 
 /** What a browser on another site sends with every request. */
 export const ORIGIN = 'https://doctor.invalid'
-export const ACCEPT_ENCODING = 'gzip, deflate, br'
+const ACCEPT_ENCODING = 'gzip, deflate, br'
 export const FIRST_MESSAGE = 'rendezvous doctor: first message'
 export const REPLY = 'rendezvous doctor: reply'
 

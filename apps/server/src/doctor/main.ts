@@ -31,7 +31,7 @@ another host is reported and not visited, and redirects are reported, not follow
 Exit code: 0 when every check passed, 1 when one failed, 2 for bad arguments.`
 
 /** Where the doctor's token may come from without showing in \`ps\`. */
-export const DOCTOR_TOKEN_ENV = 'RENDEZVOUS_DOCTOR_TOKEN'
+const DOCTOR_TOKEN_ENV = 'RENDEZVOUS_DOCTOR_TOKEN'
 
 export async function runDoctor(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): Promise<number> {
   const parsed = parseArguments(argv, env)
@@ -57,7 +57,7 @@ export async function runDoctor(argv: readonly string[], env: Readonly<Record<st
 }
 
 /** One check for a person: ✔/✘/– and its title, then for a ✘ what was seen, the cause and the fixes. */
-export function formatResult(result: CheckResult): string {
+function formatResult(result: CheckResult): string {
   const mark = { pass: '✔', fail: '✘', skip: '–' }[result.status]
   const lines = [`${mark} ${result.title}: ${result.detail}`]
   if (result.status === 'fail' && result.mistake) {

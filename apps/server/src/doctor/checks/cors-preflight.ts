@@ -4,7 +4,7 @@ import { ORIGIN, failed, listOf } from '../context.ts'
 import { msc4388Path } from './msc4388.ts'
 
 /** The request headers Matrix clients send, which every preflight must allow. */
-export const REQUESTED_HEADERS = ['authorization', 'content-type', 'if-match', 'if-none-match', 'prefer']
+const REQUESTED_HEADERS = ['authorization', 'content-type', 'if-match', 'if-none-match', 'prefer']
 export const UNKNOWN_ID = 'AAAAAAAAAAAAAAAAAAAAAA'
 
 /** Preflights on every create path that answered and on a session: the methods and headers clients send, from any origin. */
