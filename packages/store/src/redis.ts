@@ -110,6 +110,8 @@ interface ExpiryWatch {
 const RECORD_FIELDS = ['p', 't', 'e', 'v', 'm', 'x'] as const
 /** How often the store checks that Redis still answers. */
 const HEALTH_INTERVAL_MS = 1000
+/** Longest a command that failed on a cluster waits for the slots to be asked again before it is retried. */
+const SLOT_REFRESH_WAIT_MS = 1000
 /** Longest a call made before the first connection is up waits for it. */
 const FIRST_CONNECTION_WAIT_MS = 2000
 
@@ -197,6 +199,8 @@ export class RedisStore implements RendezvousStore {
               retryDelayOnClusterDown: 100,
               maxRedirections: 8,
               slotsRefreshTimeout: 2000,
+              // Who serves which slot is asked again every second, so a failover is followed within one.
+              slotsRefreshInterval: 1000,
               scaleReads: 'master',
               ...(shardedSubscribers ? { shardedSubscribers: true } : {}),
             },
@@ -570,8 +574,28 @@ export class RedisStore implements RendezvousStore {
     try {
       return await operation()
     } catch (error) {
+      // On a cluster a failed command may mean its slot has a new owner (a failover the periodic
+      // refresh has not caught up with): learn the owners now and try once more.
+      if (this.#client instanceof Cluster && (await this.#refreshedSlots(this.#client))) {
+        try {
+          return await operation()
+        } catch (again) {
+          throw new StoreUnavailableError(`Redis: ${(again as Error).message}`, { cause: again })
+        }
+      }
       throw new StoreUnavailableError(`Redis: ${(error as Error).message}`, { cause: error })
     }
+  }
+
+  /** Asks the cluster who serves which slot; true when it answered within a second. */
+  #refreshedSlots(cluster: Cluster): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), SLOT_REFRESH_WAIT_MS)
+      cluster.refreshSlotsCache((error) => {
+        clearTimeout(timer)
+        resolve(!error)
+      })
+    })
   }
 
   /**
