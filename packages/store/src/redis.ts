@@ -15,7 +15,22 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import { StoreUnavailableError } from './errors.ts'
 import { EtagIssuer, encodeBase64Url, newRendezvousId } from './ids.ts'
 import { MAX_TRANSACTIONS_PER_RENDEZVOUS, MIN_RETRY_AFTER_MS, transactionCost } from './limits.ts'
-import { CREATE, DELETE, RECONCILE, STATS, TAKE_TOKEN, UPDATE } from './redis-scripts.ts'
+import {
+  CREATE,
+  DELETE,
+  RECONCILE,
+  RECORD_FIELDS,
+  SCRIPTS,
+  STATS,
+  type Script,
+  TAKE_TOKEN,
+  UPDATE,
+  type Reclaimed,
+  type UpdateReply,
+  changeMessage,
+  decodeRecord,
+  parseChangeMessage,
+} from './redis-scripts.ts'
 import { DEFAULT_CLUSTER_GROUPS, type Group, KeyLayout } from './redis-layout.ts'
 import { parseRedisTarget, sentinelOptions } from './redis-target.ts'
 import { Subscriptions } from './subscriptions.ts'
@@ -29,7 +44,6 @@ import type {
   SharedTokenResult,
   StoreLimits,
   StoreStats,
-  TransactionAnswer,
   TransactionResult,
   Unsubscribe,
   UpdateResult,
@@ -88,26 +102,18 @@ export interface RedisStoreOptions extends StoreLimits {
   readonly onConnectionEvent?: (event: 'error' | 'reconnected' | 'warning', detail: string) => void
 }
 
-/** The scripts, as ioredis defines them: the `…Buffer` forms answer with Buffers, keeping payloads exact. */
-interface ScriptCommands {
-  rzCreateBuffer(...args: (string | Buffer | number)[]): Promise<Buffer[]>
-  rzUpdateBuffer(...args: (string | Buffer | number)[]): Promise<Buffer[]>
-  rzDelete(...args: (string | number)[]): Promise<number>
-  rzStats(...args: string[]): Promise<[number, number, number, number]>
-  rzReconcile(...args: (string | number)[]): Promise<[string, number?, string?, string?, number?, number?]>
-  rzTakeToken(key: string, capacity: number, refillPerMs: number): Promise<[number, number?]>
-}
-
 /** One Redis, or a cluster of them: the commands the store uses are the same on both. */
 type Connection = Redis | Cluster
-type Client = Connection & ScriptCommands
+/** A connection with the scripts defined (`SCRIPTS`): each under its name, and its `…Buffer` form answering with Buffers. */
+type Client = Connection
+/** How a defined script is called: its name is only known at run time. */
+type ScriptCommand = (...args: (string | Buffer | number)[]) => Promise<unknown>
 
 /** The expiry watch of one id with listeners; replaced when the id loses them and gains them again. */
 interface ExpiryWatch {
   timer: ReturnType<typeof setTimeout> | undefined
 }
 
-const RECORD_FIELDS = ['p', 't', 'e', 'v', 'm', 'x'] as const
 /** How often the store checks that Redis still answers. */
 const HEALTH_INTERVAL_MS = 1000
 /** Longest a command that failed on a cluster waits for the slots to be asked again before it is retried. */
@@ -209,12 +215,7 @@ export class RedisStore implements RendezvousStore {
       }
     }
     const withScripts = (redis: Connection): Client => {
-      redis.defineCommand('rzCreate', { lua: CREATE, numberOfKeys: 4 })
-      redis.defineCommand('rzUpdate', { lua: UPDATE, numberOfKeys: 4 })
-      redis.defineCommand('rzDelete', { lua: DELETE, numberOfKeys: 4 })
-      redis.defineCommand('rzStats', { lua: STATS, numberOfKeys: 3 })
-      redis.defineCommand('rzReconcile', { lua: RECONCILE, numberOfKeys: 4 })
-      redis.defineCommand('rzTakeToken', { lua: TAKE_TOKEN, numberOfKeys: 1 })
+      for (const script of SCRIPTS) redis.defineCommand(script.name, { lua: script.lua, numberOfKeys: script.keys })
       return redis as Client
     }
     this.#client = withScripts(open())
@@ -299,16 +300,20 @@ export class RedisStore implements RendezvousStore {
     const reconcileIntervalMs = options.reconcileIntervalMs ?? 30_000
     this.#reconcileTimer = setInterval(() => {
       if (!this.available() || this.#evictionPolicy === 'noeviction' || this.#evictionPolicy === null) return
-      this.#client
       for (const group of this.#layout.groups) {
-        this.#client
-          .rzReconcile(...group.books, group.reconcileLock, group.recordPrefix, Math.max(1, reconcileIntervalMs - 100))
-          .then(([outcome, dropped, before, after, unused, used]) => {
-            this.#countExpired(unused, used)
-            if (outcome === 'done' && (dropped !== 0 || before !== after)) {
+        run(this.#client, RECONCILE, {
+          books: group.books,
+          lock: group.reconcileLock,
+          recordPrefix: group.recordPrefix,
+          lockMs: Math.max(1, reconcileIntervalMs - 100),
+        })
+          .then((reply) => {
+            if (reply.outcome !== 'done') return
+            this.#countExpired(reply.reclaimed)
+            if (reply.dropped !== 0 || reply.bytesBefore !== reply.bytesAfter) {
               report(
                 'warning',
-                `Redis evicted keys: rebuilt the books from the live set (${dropped} rendezvous gone, payload bytes counted ${before} -> ${after})`,
+                `Redis evicted keys: rebuilt the books from the live set (${reply.dropped} rendezvous gone, payload bytes counted ${reply.bytesBefore} -> ${reply.bytesAfter})`,
               )
             }
           })
@@ -352,36 +357,39 @@ export class RedisStore implements RendezvousStore {
       const id = this.#newIdOutside(full)
       const group = this.#layout.groupOf(id)
       const reply = await this.#write(() =>
-        this.#writer.rzCreateBuffer(
-          ...this.#layout.keys(id),
-          id,
-          asBuffer(write.payload),
-          write.contentType,
-          etag,
-          this.#limits.ttlMs,
-          group.maxSessions,
-          group.maxTotalBytes,
+        run(
+          this.#writer,
+          CREATE,
+          {
+            keys: this.#layout.keys(id),
+            id,
+            payload: asBuffer(write.payload),
+            contentType: write.contentType,
+            etag,
+            ttlMs: this.#limits.ttlMs,
+            maxSessions: group.maxSessions,
+            maxTotalBytes: group.maxTotalBytes,
+          },
+          true,
         ),
       )
-      const outcome = text(reply[0])
-      this.#countExpired(reply.at(-2), reply.at(-1))
+      this.#countExpired(reply.reclaimed)
       // 128 random bits do not collide in practice; the loop makes it a certainty, not a hope.
-      if (outcome === 'collision') continue
-      if (outcome === 'full') {
+      if (reply.outcome === 'collision') continue
+      if (reply.outcome === 'full') {
         full.add(group.index)
-        retryAfterMs = Math.min(retryAfterMs, Number(text(reply[1])))
+        retryAfterMs = Math.min(retryAfterMs, reply.retryAfterMs)
         if (full.size < this.#layout.groups.length) continue
         return { ok: false, reason: 'full', retryAfterMs: Math.max(MIN_RETRY_AFTER_MS, retryAfterMs) }
       }
-      const lastModified = Number(text(reply[1]))
       const rendezvous: Rendezvous = {
         id,
         payload: write.payload,
         contentType: write.contentType,
         etag,
         previousEtag: null,
-        lastModified,
-        expiresAt: Number(text(reply[2])),
+        lastModified: reply.now,
+        expiresAt: reply.expiresAt,
       }
       return { ok: true, rendezvous }
     }
@@ -397,7 +405,7 @@ export class RedisStore implements RendezvousStore {
 
   async get(id: string): Promise<Rendezvous | null> {
     const fields = await this.#call(() => this.#client.hmgetBuffer(this.#layout.record(id), ...RECORD_FIELDS))
-    return recordOf(id, fields)
+    return decodeRecord(id, fields)
   }
 
   async exists(id: string): Promise<boolean> {
@@ -406,16 +414,15 @@ export class RedisStore implements RendezvousStore {
 
   async update(id: string, write: ConditionalWrite): Promise<UpdateResult> {
     const { reply, etag } = await this.#runUpdate(id, write, '')
-    const outcome = text(reply[0])
-    switch (outcome) {
+    switch (reply.outcome) {
       case 'ok':
         return { ok: true, rendezvous: this.#applied(id, write, etag, reply), retried: false }
       case 'retried':
-        return { ok: true, rendezvous: recordOf(id, reply.slice(1))!, retried: true }
+        return { ok: true, rendezvous: reply.current, retried: true }
       case 'mismatch':
-        return { ok: false, reason: 'etag_mismatch', current: recordOf(id, reply.slice(1))! }
+        return { ok: false, reason: 'etag_mismatch', current: reply.current }
       case 'full':
-        return { ok: false, reason: 'full', current: recordOf(id, reply.slice(2))!, retryAfterMs: Math.max(MIN_RETRY_AFTER_MS, Number(text(reply[1]))) }
+        return { ok: false, reason: 'full', current: reply.current!, retryAfterMs: Math.max(MIN_RETRY_AFTER_MS, reply.retryAfterMs) }
       default:
         return { ok: false, reason: 'not_found' }
     }
@@ -423,19 +430,18 @@ export class RedisStore implements RendezvousStore {
 
   async updateWithTransactionId(id: string, transactionId: string, write: ConditionalWrite): Promise<TransactionResult> {
     const { reply, etag } = await this.#runUpdate(id, write, transactionId)
-    const outcome = text(reply[0])
-    switch (outcome) {
+    switch (reply.outcome) {
       case 'ok':
         this.#applied(id, write, etag, reply)
         return { kind: 'answered', answer: { kind: 'applied', etag }, replayed: false }
       case 'retried':
-        return { kind: 'answered', answer: { kind: 'applied', etag: recordOf(id, reply.slice(1))!.etag }, replayed: false }
+        return { kind: 'answered', answer: { kind: 'applied', etag: reply.current.etag }, replayed: false }
       case 'mismatch':
         return { kind: 'answered', answer: { kind: 'conflict' }, replayed: false }
       case 'replay':
-        return { kind: 'answered', answer: answerOf(text(reply[1])), replayed: true }
+        return { kind: 'answered', answer: reply.answer, replayed: true }
       case 'full':
-        return { kind: 'full', retryAfterMs: Math.max(MIN_RETRY_AFTER_MS, Number(text(reply[1]))) }
+        return { kind: 'full', retryAfterMs: Math.max(MIN_RETRY_AFTER_MS, reply.retryAfterMs) }
       case 'exhausted':
         return { kind: 'exhausted' }
       default:
@@ -445,10 +451,16 @@ export class RedisStore implements RendezvousStore {
 
   async delete(id: string): Promise<boolean> {
     const deleted = await this.#write(() =>
-      this.#writer.rzDelete(...this.#layout.keys(id), id, this.#layout.groupOf(id).channel, this.#instance, this.#layout.publish),
+      run(this.#writer, DELETE, {
+        keys: this.#layout.keys(id),
+        id,
+        publish: this.#layout.publish,
+        channel: this.#layout.groupOf(id).channel,
+        change: changeMessage(this.#instance, 'deleted', id),
+      }),
     )
-    if (deleted === 1) this.#subscriptions.notify(id, 'deleted')
-    return deleted === 1
+    if (deleted) this.#subscriptions.notify(id, 'deleted')
+    return deleted
   }
 
   subscribe(id: string, listener: ChangeListener): Unsubscribe {
@@ -456,13 +468,13 @@ export class RedisStore implements RendezvousStore {
   }
 
   async stats(): Promise<StoreStats> {
-    const counted = await this.#call(() => Promise.all(this.#layout.groups.map((group: Group) => this.#client.rzStats(...group.books))))
+    const counted = await this.#call(() => Promise.all(this.#layout.groups.map((group: Group) => run(this.#client, STATS, group.books))))
     let sessions = 0
     let payloadBytes = 0
-    for (const [groupSessions, groupBytes, unused, used] of counted) {
-      sessions += groupSessions
-      payloadBytes += groupBytes
-      this.#countExpired(unused, used)
+    for (const group of counted) {
+      sessions += group.sessions
+      payloadBytes += group.payloadBytes
+      this.#countExpired(group.reclaimed)
     }
     return { sessions, payloadBytes, subscribers: this.#subscriptions.count }
   }
@@ -476,18 +488,17 @@ export class RedisStore implements RendezvousStore {
   }
 
   readonly takeSharedToken = async (name: string, key: string, capacity: number, refillPerSecond: number): Promise<SharedTokenResult> => {
-    const [allowed, retryAfterMs] = await this.#call(() => this.#client.rzTakeToken(`${this.#prefix}rl:${name}:${key}`, capacity, refillPerSecond / 1000))
-    return allowed === 1 ? { ok: true } : { ok: false, retryAfterMs: retryAfterMs ?? 1000 }
+    return this.#call(() => run(this.#client, TAKE_TOKEN, { key: `${this.#prefix}rl:${name}:${key}`, capacity, refillPerMs: refillPerSecond / 1000 }))
   }
 
   expiries(): ExpiryCounts {
     return { ...this.#expired }
   }
 
-  /** Adds the reclaimed counts a script answered (Lua numbers arrive as numbers, even in a Buffer reply). */
-  #countExpired(unused: unknown, used: unknown): void {
-    if (typeof unused === 'number') this.#expired.unused += unused
-    if (typeof used === 'number') this.#expired.used += used
+  /** Adds the expired ids a script reclaimed on the way. */
+  #countExpired(reclaimed: Reclaimed): void {
+    this.#expired.unused += reclaimed.unused
+    this.#expired.used += reclaimed.used
   }
 
   /** `CONFIG GET`, or `INFO memory` where a managed Redis refuses CONFIG; `unknown` when both are refused. */
@@ -523,41 +534,45 @@ export class RedisStore implements RendezvousStore {
   // --- Internal helpers ---
 
   /** Runs the update script with a fresh ETag, which an applied write leaves current. */
-  async #runUpdate(id: string, write: ConditionalWrite, transactionId: string): Promise<{ reply: Buffer[]; etag: string }> {
+  async #runUpdate(id: string, write: ConditionalWrite, transactionId: string): Promise<{ reply: UpdateReply; etag: string }> {
     const { ifMatch } = write
-    const tags = ifMatch.kind === 'any' ? [] : ifMatch.tags.map((tag) => tag.opaque)
     const etag = this.#etags.next()
-    const reply = await this.#write(() =>
-      this.#writer.rzUpdateBuffer(
-        ...this.#layout.keys(id),
-        id,
-        asBuffer(write.payload),
-        write.contentType,
-        etag,
-        this.#layout.groupOf(id).maxTotalBytes,
-        transactionId,
-        transactionId === '' ? 0 : transactionCost(transactionId),
-        MAX_TRANSACTIONS_PER_RENDEZVOUS,
-        ifMatch.kind,
-        ...tags,
-        this.#layout.publish,
-        this.#layout.groupOf(id).channel,
-        this.#instance,
+    const group = this.#layout.groupOf(id)
+    const decode = await this.#write(() =>
+      run(
+        this.#writer,
+        UPDATE,
+        {
+          keys: this.#layout.keys(id),
+          id,
+          payload: asBuffer(write.payload),
+          contentType: write.contentType,
+          etag,
+          maxTotalBytes: group.maxTotalBytes,
+          transactionId,
+          transactionCost: transactionId === '' ? 0 : transactionCost(transactionId),
+          maxTransactions: MAX_TRANSACTIONS_PER_RENDEZVOUS,
+          publish: this.#layout.publish,
+          channel: group.channel,
+          change: changeMessage(this.#instance, 'updated', id),
+          ifMatch: ifMatch.kind === 'any' ? ifMatch : { kind: 'tags', tags: ifMatch.tags.map((tag) => tag.opaque) },
+        },
+        true,
       ),
     )
-    return { reply, etag }
+    return { reply: decode(id), etag }
   }
 
-  /** The record an applied update left (the script answered `{'ok', now, previous, expiresAt}`), after telling local listeners. */
-  #applied(id: string, write: ConditionalWrite, etag: string, reply: Buffer[]): Rendezvous {
+  /** The record an applied update left, after telling local listeners. */
+  #applied(id: string, write: ConditionalWrite, etag: string, reply: Extract<UpdateReply, { outcome: 'ok' }>): Rendezvous {
     const rendezvous: Rendezvous = {
       id,
       payload: write.payload,
       contentType: write.contentType,
       etag,
-      previousEtag: text(reply[2]),
-      lastModified: Number(text(reply[1])),
-      expiresAt: Number(text(reply[3])),
+      previousEtag: reply.previousEtag,
+      lastModified: reply.now,
+      expiresAt: reply.expiresAt,
     }
     this.#subscriptions.notify(id, 'updated', rendezvous)
     return rendezvous
@@ -613,10 +628,10 @@ export class RedisStore implements RendezvousStore {
   }
 
   #onMessage(message: string): void {
-    // `<instance> <u|d> <id>`; this process told its own listeners already.
-    const [instance, kind, id] = message.split(' ')
-    if (instance === this.#instance || id === undefined) return
-    this.#subscriptions.notify(id, kind === 'd' ? 'deleted' : 'updated')
+    const change = parseChangeMessage(message)
+    // This process told its own listeners already.
+    if (change === null || change.instance === this.#instance) return
+    this.#subscriptions.notify(change.id, change.kind)
   }
 
   /**
@@ -658,28 +673,12 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
-function text(buffer: Buffer | undefined | null): string {
-  return buffer ? buffer.toString('utf8') : ''
-}
-
-/** A record from its fields in `RECORD_FIELDS` order, or null when Redis had none. */
-function recordOf(id: string, fields: (Buffer | null)[]): Rendezvous | null {
-  const [payload, contentType, etag, previous, lastModified, expiresAt] = fields
-  if (!payload || !etag) return null
-  const previousEtag = text(previous)
-  return {
-    id,
-    // A copy into a plain Uint8Array: the reply may be a view into the client's read buffer, and
-    // a record held for a whole long-poll would keep all of that buffer alive.
-    payload: new Uint8Array(payload),
-    contentType: text(contentType),
-    etag: text(etag),
-    previousEtag: previousEtag === '' ? null : previousEtag,
-    lastModified: Number(text(lastModified)),
-    expiresAt: Number(text(expiresAt)),
-  }
-}
-
-function answerOf(remembered: string): TransactionAnswer {
-  return remembered.startsWith('a') ? { kind: 'applied', etag: remembered.slice(1) } : { kind: 'conflict' }
+/**
+ * Runs `script` with its codec: the arguments encoded in the order its Lua reads them, the reply
+ * decoded into its typed answer. `buffers` asks for the script's Buffer form, which keeps payloads
+ * byte-exact in the reply.
+ */
+async function run<A, R>(client: Client, script: Script<A, R>, args: A, buffers = false): Promise<R> {
+  const command = (client as unknown as Record<string, ScriptCommand>)[buffers ? `${script.name}Buffer` : script.name]!
+  return script.decode((await command.apply(client, script.encode(args))) as Parameters<typeof script.decode>[0])
 }
