@@ -22,10 +22,8 @@ import { runHold } from './scenarios/hold.ts'
 import { OPERATIONS, type Operation, type PreparedOps, prepareOps } from './scenarios/ops.ts'
 import { type Target, existingTarget, openFilesLimit, spawnComparison, spawnServer } from './target.ts'
 import { type CpuProfile, profileTable, summarizeProfile } from './profile-summary.ts'
+import { CLIENT_CPU, SERVER_CPU, pinSelf } from './pinning.ts'
 import { wrkCheck } from './wrk-check.ts'
-
-const SERVER_CPU = 0
-const BENCH_CPU = 1
 
 type Figures = Record<string, number>
 type Report = BenchReport & { figures: Figures }
@@ -58,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
 
   const spawned = stringOption(args, 'url') === undefined
   const pin = spawned && !args.switches.has('no-pin')
-  if (pin) Bun.spawnSync(['taskset', '-cp', String(BENCH_CPU), String(process.pid)], { stdout: 'ignore', stderr: 'ignore' })
+  if (pin) pinSelf(CLIENT_CPU)
   const serverArgs = (args.values.get('server-arg') ?? []).flatMap((a) => a.split(/\s+/).filter(Boolean))
   const storeName = stringOption(args, 'store') ?? 'memory'
   if (storeName !== 'memory' && storeName !== 'redis') throw new Error('--store must be memory or redis')

@@ -16,9 +16,8 @@ import { Recorder } from './recorder.ts'
 import { OPERATIONS, type Operation, prepareOps } from './scenarios/ops.ts'
 import { spawnServer } from './target.ts'
 import { HttpPool } from './http.ts'
+import { CLIENT_CPU, SERVER_CPU, pinSelf } from './pinning.ts'
 
-const SERVER_CPU = 0
-const CLIENT_CPU = 1
 /** The largest disagreement between the two measures that still counts as agreement. */
 const TOLERANCE = 0.1
 
@@ -34,7 +33,7 @@ export async function wrkCheck(args: ParsedArgs): Promise<number> {
   const rounds = intOption(args, 'rounds', 5, 1)
   const payloadBytes = intOption(args, 'payload-bytes', 1024)
   const serverArgs = (args.values.get('server-arg') ?? []).flatMap((a) => a.split(/\s+/).filter(Boolean))
-  Bun.spawnSync(['taskset', '-cp', String(CLIENT_CPU), String(process.pid)], { stdout: 'ignore', stderr: 'ignore' })
+  pinSelf(CLIENT_CPU)
   const target = await spawnServer({ serverArgs, cpu: SERVER_CPU, instances: 1, store: { kind: 'memory' } })
   const scratch = mkdtempSync(join(tmpdir(), 'rz-wrk-'))
   try {
