@@ -71,7 +71,7 @@ export async function startTestCluster(what: string): Promise<TestCluster | null
       { stdio: 'ignore' },
     )
     nodes.set(port, child)
-    await waitForPing(port)
+    await waitForPing(port, { child })
   }
   const ports = [...nodes.keys()]
   const created = spawnSync(cli, ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], {

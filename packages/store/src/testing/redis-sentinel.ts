@@ -80,7 +80,7 @@ export async function startTestSentinels(what: string, options: { readonly args?
     const child = spawn(server, ['--port', String(port), ...common, ...extra], { stdio: 'ignore' })
     children.push(child)
     nodes.set(port, child)
-    await waitForPing(port)
+    await waitForPing(port, { child })
   }
   const sentinelPorts: number[] = []
   for (let i = 0; i < 3; i++) {
@@ -99,9 +99,10 @@ export async function startTestSentinels(what: string, options: { readonly args?
         '',
       ].join('\n'),
     )
-    children.push(spawn(sentinel, [conf, '--loglevel', 'warning'], { stdio: 'ignore' }))
+    const child = spawn(sentinel, [conf, '--loglevel', 'warning'], { stdio: 'ignore' })
+    children.push(child)
     sentinelPorts.push(port)
-    await waitForPing(port)
+    await waitForPing(port, { child })
   }
   const asker = new Redis({ host: '127.0.0.1', port: sentinelPorts[0]!, lazyConnect: true, maxRetriesPerRequest: 1 })
   const ask = (...args: string[]) => asker.call('SENTINEL', ...args).catch(() => null) as Promise<unknown>

@@ -6,7 +6,7 @@
  */
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -71,15 +71,15 @@ export async function startTestRedis(what: string, options: TestRedisOptions = {
     console.warn(`\n*** SKIPPED: ${what}. No redis-server (apt-get install redis-server; .ci/run installs it), and no REDIS_URL. ***\n`)
     return null
   }
-  const port = await freePort()
   const directory = options.persistent ? mkdtempSync(join(tmpdir(), 'rendezvous-redis-')) : null
   const persistence = directory ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', directory] : ['--appendonly', 'no']
+  let port = await freePort()
   let child: ChildProcess | null = null
   const start = async () => {
     child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--loglevel', 'warning', ...(options.args ?? [])], {
       stdio: 'ignore',
     })
-    await waitForPing(port)
+    await waitForPing(port, { child })
   }
   const stop = async () => {
     const running = child
@@ -89,7 +89,17 @@ export async function startTestRedis(what: string, options: TestRedisOptions = {
     running.kill('SIGKILL')
     await exited
   }
-  await start()
+  // Another process may bind the port between the probe and redis-server's own bind; that shows
+  // as an early exit, and a fresh port is tried.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start()
+      break
+    } catch (error) {
+      if (!(error instanceof ExitedBeforePing) || attempt === PORT_ATTEMPTS) throw error
+      port = await freePort()
+    }
+  }
   const signal = (name: NodeJS.Signals) => () => {
     if (child?.exitCode === null) child.kill(name)
   }
@@ -101,22 +111,56 @@ export async function startTestRedis(what: string, options: TestRedisOptions = {
   return { url: `redis://127.0.0.1:${port}`, external: false, uniquePrefix, stop, start, pause: signal('SIGSTOP'), resume: signal('SIGCONT'), close }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+const PORT_ATTEMPTS = 5
+
+/**
+ * A free loopback port below the kernel's ephemeral range (and low enough that a cluster node's
+ * bus port, 10000 above, is below it too), so that no outgoing connection of a busy test run can
+ * take it between this probe and the server's own bind, as a port-0 pick could.
+ */
+export async function freePort(): Promise<number> {
+  const [low, high] = [20_000, Math.min(ephemeralLow(), 55_536) - 10_001]
+  for (let tries = 0; tries < 100; tries++) {
+    const port = low + Math.floor(Math.random() * (high - low))
+    if (await canBind(port)) return port
+  }
+  throw new Error(`no free loopback port between ${low} and ${high}`)
+}
+
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+    return Number.isInteger(low) && low > 30_001 ? low : 32_768
+  } catch {
+    return 32_768
+  }
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address()
-      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
+    probe.once('error', () => resolve(false))
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)))
   })
 }
 
+/** The server process ended before it answered: its port was probably taken. */
+export class ExitedBeforePing extends Error {}
+
+export interface WaitForPingOptions {
+  readonly timeoutMs?: number
+  /** The server's process: its exit ends the wait at once, with `ExitedBeforePing`. */
+  readonly child?: ChildProcess
+}
+
 /** Waits until the server on `port` answers PING (plain RESP over a socket, no client library). */
-export async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+export async function waitForPing(port: number, { timeoutMs = 10_000, child }: WaitForPingOptions = {}): Promise<void> {
   const { connect } = await import('node:net')
   const deadline = Date.now() + timeoutMs
   for (;;) {
+    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new ExitedBeforePing(`the server for port ${port} exited (${child.exitCode ?? child.signalCode}) before it answered PING`)
+    }
     const answered = await new Promise<boolean>((resolve) => {
       const socket = connect(port, '127.0.0.1')
       socket.once('connect', () => socket.write('PING\r\n'))
