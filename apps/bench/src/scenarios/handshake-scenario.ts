@@ -65,36 +65,40 @@ export const handshakeScenario: Scenario = {
     } finally {
       await comparison?.stop()
     }
-    const figuresOf = (side: typeof ours, server: Target): Figures => {
+    // The figures compared below are kept as typed numbers; the record is only what is printed.
+    const summaryOf = (side: typeof ours, server: Target) => {
       const result = side.recorder.result()
+      const cpuUsPerHandshake = server.processes.length > 0 ? round((side.usage.serverCpuSeconds * 1e6) / Math.max(1, result.completed)) : null
+      const worstP99Ms = round(Math.max(...side.p99s) / 1000)
       const figures: Figures = {
         handshakes: result.completed,
         'handshakes/s': round(result.completed / side.usage.seconds),
         'requests/handshake': round(result.requests / Math.max(1, result.completed)),
         'requests/s': round(result.requests / side.usage.seconds),
         errors: result.errorCount,
-        'handshake p99 (ms), worst round': round(Math.max(...side.p99s) / 1000),
+        'handshake p99 (ms), worst round': worstP99Ms,
       }
-      if (server.processes.length > 0) Object.assign(figures, usageFigures(side.usage, result.completed, 'handshake'))
+      if (cpuUsPerHandshake !== null) Object.assign(figures, usageFigures(side.usage, result.completed, 'handshake'))
       warn(saturationWarning(side.usage, server === target ? 'our server' : 'the null rendezvous'))
-      return figures
+      return { result, figures, cpuUsPerHandshake, worstP99Ms }
     }
-    const figures = figuresOf(ours, target)
+    const summary = summaryOf(ours, target)
+    const figures = summary.figures
     let ceiling: BenchReport['ceiling']
     if (comparison) {
-      const ceilingFigures = figuresOf(theirs, comparison)
-      ceiling = { label: 'do-nothing rendezvous (null-rendezvous.ts)', result: theirs.recorder.result(), figures: ceilingFigures }
-      figures['null rendezvous server cpu µs/handshake'] = ceilingFigures['server cpu µs/handshake']!
-      if (target.processes.length > 0) {
-        figures['cpu per handshake vs null rendezvous'] = round(figures['server cpu µs/handshake']! / ceilingFigures['server cpu µs/handshake']!)
+      const theirSummary = summaryOf(theirs, comparison)
+      ceiling = { label: 'do-nothing rendezvous (null-rendezvous.ts)', result: theirSummary.result, figures: theirSummary.figures }
+      if (theirSummary.cpuUsPerHandshake !== null) figures['null rendezvous server cpu µs/handshake'] = theirSummary.cpuUsPerHandshake
+      if (summary.cpuUsPerHandshake !== null && theirSummary.cpuUsPerHandshake !== null) {
+        figures['cpu per handshake vs null rendezvous'] = round(summary.cpuUsPerHandshake / Math.max(1e-9, theirSummary.cpuUsPerHandshake))
         // Each round is paired with the comparison round right after it: drift on a shared machine
         // hits both alike, and the median of the pairs shrugs off a slow spell.
         figures['cpu per handshake vs null rendezvous, median of rounds'] = round(
-          median(ours.cpuPerHandshake.map((c, i) => c / Math.max(1e-9, theirs.cpuPerHandshake[i]!))),
+          median(ours.cpuPerHandshake.map((c, i) => c / Math.max(1e-9, theirs.cpuPerHandshake[i] ?? Number.NaN))),
         )
       }
-      figures['null rendezvous handshake p99 (ms), worst round'] = ceilingFigures['handshake p99 (ms), worst round']!
-      figures['handshake p99 vs null rendezvous, worst round'] = round(Math.max(...ours.p99s.map((p, i) => p / Math.max(1, theirs.p99s[i]!))))
+      figures['null rendezvous handshake p99 (ms), worst round'] = theirSummary.worstP99Ms
+      figures['handshake p99 vs null rendezvous, worst round'] = round(Math.max(...ours.p99s.map((p, i) => p / Math.max(1, theirs.p99s[i] ?? Number.NaN))))
     }
     config['rounds detail'] = {
       p99Ms: { ours: ours.p99s.map((p) => round(p / 1000)), nullRendezvous: theirs.p99s.map((p) => round(p / 1000)) },
@@ -104,7 +108,7 @@ export const handshakeScenario: Scenario = {
       scenario: rate === null ? 'handshake' : `handshake at ${rate}/s`,
       config,
       machine,
-      result: ours.recorder.result(),
+      result: summary.result,
       figures,
       ...(ceiling ? { ceiling } : {}),
     }

@@ -33,16 +33,17 @@ export const holdScenario: Scenario = {
       const outcome = await runHold(server.urls, options, server.processes[0] ?? null, log)
       const usage = stop()
       const result = outcome.recorder.result()
+      const p99Ms = round((result.latencyUs['write-to-wake']?.p99 ?? 0) / 1000)
       const figures: Figures = {
         waiters,
         woken: result.completed,
         errors: result.errorCount,
         'write-to-wake p50 (ms)': round((result.latencyUs['write-to-wake']?.p50 ?? 0) / 1000),
-        'write-to-wake p99 (ms)': round((result.latencyUs['write-to-wake']?.p99 ?? 0) / 1000),
+        'write-to-wake p99 (ms)': p99Ms,
       }
       if (outcome.bytesPerWaiter !== null) figures['server bytes per held request'] = Math.round(outcome.bytesPerWaiter)
       if (server.processes.length > 0) Object.assign(figures, usageFigures(usage, result.completed, 'wake'))
-      return { result, figures }
+      return { result, figures, p99Ms, usage }
     }
     const rounds = intOption(args, 'rounds', 1, 1)
     config['rounds'] = rounds
@@ -65,11 +66,11 @@ export const holdScenario: Scenario = {
     }
     // Memory per waiter is read in the first round, the only one that starts from a server that has held none.
     const ours = ourRounds[0]!
-    const p99Of = (round: (typeof ourRounds)[number]) => round.figures['write-to-wake p99 (ms)']!
+    const p99Of = (round: (typeof ourRounds)[number]) => round.p99Ms
     let ceiling: BenchReport['ceiling']
     if (comparison) {
       const theirs = theirRounds[0]!
-      ceiling = { label: 'do-nothing rendezvous (null-rendezvous.ts)', ...theirs }
+      ceiling = { label: 'do-nothing rendezvous (null-rendezvous.ts)', result: theirs.result, figures: theirs.figures }
       ours.figures['null rendezvous write-to-wake p99 (ms)'] = p99Of(theirs)
       ours.figures['write-to-wake p99 vs null rendezvous'] = round(p99Of(ours) / Math.max(0.001, p99Of(theirs)))
     }
@@ -82,7 +83,7 @@ export const holdScenario: Scenario = {
       }
       config['rounds detail'] = {
         p99Ms: { ours: ourRounds.map(p99Of), nullRendezvous: theirRounds.map(p99Of) },
-        ourGc: ourRounds.map((r) => ({ collections: r.figures['gc collections'], longestPauseMs: r.figures['gc longest pause (ms)'] })),
+        ourGc: ourRounds.map((r) => ({ collections: r.usage.gcCollections, longestPauseMs: round(r.usage.gcMaxPauseMs) })),
       }
     }
     // Latencies, statuses and errors of every round (and so the exit code) in the report's results.
