@@ -466,9 +466,13 @@ function rawValue(
   return { kind: 'value', raw: setting.default, source: setting.env }
 }
 
-/** `scheme://user:password@host` → `scheme://user:***@host`: what may be printed of a secret-bearing URL. */
+/**
+ * `scheme://user:password@host` → `scheme://user:***@host`: what may be printed of a secret-bearing
+ * URL. The userinfo runs to the authority's last `@`, as URL parsers read it, so a password pasted
+ * with a raw `@` in it is masked whole.
+ */
 function maskSecret(raw: string): string {
-  return raw.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^@/]*)@/, (_match, scheme: string, userinfo: string) => {
+  return raw.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/]*)@/, (_match, scheme: string, userinfo: string) => {
     const colon = userinfo.indexOf(':')
     return colon < 0 ? `${scheme}***@` : `${scheme}${userinfo.slice(0, colon)}:***@`
   })
