@@ -51,13 +51,13 @@ export function reloadableTokens(read: () => ReadonlySet<string>): ReloadableTok
   }
 }
 
+/** What the gate decided about a token on a guarded path. */
+export type GateDecision = TokenVerdict | 'missing' | 'rate_limited'
+
 /**
  * Applies the verifier to the create paths: `null` verifier means creation is open everywhere;
  * `openDialects` stay open even when it is not.
  */
-/** What the gate decided about a token on a guarded path. */
-export type GateDecision = TokenVerdict | 'missing' | 'rate_limited'
-
 export class CreateGate {
   readonly #verifier: TokenVerifier | null
   readonly #openDialects: ReadonlySet<CreateDialect>
