@@ -16,7 +16,7 @@ import { parse } from 'yaml'
 import { SETTINGS } from '../src/config.ts'
 import { exchangeOnEveryDialect } from './exchanges.ts'
 import { sleep } from './harness.ts'
-import { freeMetricsListen } from './process.ts'
+import { freeLoopbackPort } from './process.ts'
 
 const ROOT = resolve(import.meta.dirname, '../../..')
 const runs = (command: string, args: string[]) => spawnSync(command, args, { stdio: 'ignore' }).status === 0
@@ -56,7 +56,6 @@ function buildImage(args: string[] = []): { digest: string; manifests: Record<st
   return JSON.parse(result.stdout)
 }
 
-const free = () => Number(freeMetricsListen().RENDEZVOUS_METRICS_LISTEN.split(':')[1])
 const containers: string[] = []
 
 /** Starts the image as a container on host networking, waits until it is ready, returns its origin. */
@@ -65,8 +64,8 @@ async function runContainer(
   env: Record<string, string> = {},
   extra: string[] = [],
 ): Promise<{ name: string; origin: string; metrics: string; startedMs: number }> {
-  const port = free()
-  const metricsPort = free()
+  const port = freeLoopbackPort()
+  const metricsPort = freeLoopbackPort()
   const name = `rz-test-${process.pid}-${containers.length}`
   containers.push(name)
   const started = performance.now()
@@ -255,7 +254,7 @@ describe.skipIf(!APT)('npm run image', () => {
       const executable = `${sysroot}/usr/local/bin/rendezvous`
       const help = spawnSync('qemu-aarch64-static', ['-L', sysroot, executable, '--help'], { encoding: 'utf8' })
       expect(help.stdout).toContain('rendezvous healthcheck')
-      const port = free()
+      const port = freeLoopbackPort()
       const child = Bun.spawn(['qemu-aarch64-static', '-L', sysroot, executable, '--host', '127.0.0.1', '--port', String(port), '--metrics-listen', 'off'], {
         stdout: 'ignore',
         stderr: 'pipe',

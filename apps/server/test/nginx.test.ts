@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freeLoopbackPort } from './process.ts'
 import { type TestServer, create, sleep, startServer } from './harness.ts'
 import { runMsc4108Exchange } from './msc4108-exchange.ts'
 
@@ -24,7 +25,7 @@ describe.skipIf(!NGINX)('behind nginx with gzip on and default proxy buffering',
   beforeAll(async () => {
     server = await startServer({ RENDEZVOUS_MAX_WAIT_SECONDS: '10' })
     const dir = mkdtempSync(join(tmpdir(), 'rz-nginx-'))
-    const port = await freePort()
+    const port = freeLoopbackPort()
     const conf = join(dir, 'nginx.conf')
     writeFileSync(
       conf,
@@ -107,10 +108,3 @@ http {
     expect(Date.now() - started).toBeLessThan(3000)
   })
 })
-
-async function freePort(): Promise<number> {
-  const probe = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
-  const { port } = probe
-  probe.stop(true)
-  return port
-}

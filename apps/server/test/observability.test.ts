@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path'
 import { startTestRedis } from '@rendezvous/store/testing/redis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { sleep } from './harness.ts'
-import { freeMetricsListen, logLines, spawnMain } from './process.ts'
+import { freeLoopbackPort, freeMetricsListen, logLines, spawnMain } from './process.ts'
 
 const DEPLOY = resolve(import.meta.dirname, '../../../deploy')
 const found = (paths: string[]) => paths.find((path) => spawnSync(path, ['--version'], { stdio: 'ignore' }).status === 0) ?? null
@@ -79,8 +79,8 @@ describe('deploy/grafana/rendezvous.json', () => {
     async () => {
       const dir = mkdtempSync(join(tmpdir(), 'rz-prometheus-'))
       const { url: metricsUrl, RENDEZVOUS_METRICS_LISTEN } = freeMetricsListen()
-      const prometheusPort = freeMetricsListen().RENDEZVOUS_METRICS_LISTEN.split(':')[1]!
-      const apiPort = freeMetricsListen().RENDEZVOUS_METRICS_LISTEN.split(':')[1]!
+      const prometheusPort = String(freeLoopbackPort())
+      const apiPort = String(freeLoopbackPort())
       const prefix = redis!.uniquePrefix()
       const startGroup = async () => {
         const child = spawnMain(
