@@ -121,7 +121,7 @@ describe.skipIf(!CHROMIUM)('Matrix clients in Chromium, cross-origin', () => {
     const { tab, close } = await clientPage()
     try {
       const outcome = await tab.evaluate(async (homeserverUrl) => {
-        // biome-ignore lint/suspicious/noExplicitAny: the bundle's globals are untyped in the page
+        // biome-ignore lint/suspicious/noExplicitAny: reason: the bundle's globals are untyped in the page
         const { createClient, MSC3886SimpleHttpRendezvousTransport: Transport } = (globalThis as any).sdk
         const client = createClient({ baseUrl: homeserverUrl })
         const failures: string[] = []
@@ -153,7 +153,7 @@ describe.skipIf(!CHROMIUM)('Matrix clients in Chromium, cross-origin', () => {
     const { tab, close } = await clientPage()
     try {
       const outcome = await tab.evaluate(async (homeserverUrl) => {
-        // biome-ignore lint/suspicious/noExplicitAny: the bundle's globals are untyped in the page
+        // biome-ignore lint/suspicious/noExplicitAny: reason: the bundle's globals are untyped in the page
         const { createClient, MSC4108RendezvousSession: Session } = (globalThis as any).sdk
         const client = createClient({ baseUrl: homeserverUrl })
         const failures: string[] = []

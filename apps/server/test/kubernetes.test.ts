@@ -69,7 +69,7 @@ describe.skipIf(!KUBECTL)('deploy/kubernetes', () => {
 
   it('should run two replicas on Redis from a Secret file, probed, drained and locked down', () => {
     const manifests = render(`${KUBERNETES}/base`)
-    // biome-ignore lint/suspicious/noExplicitAny: a rendered manifest is walked as plain data
+    // biome-ignore lint/suspicious/noExplicitAny: reason: a rendered manifest is walked as plain data
     const deployment = manifests.find((m) => m.kind === 'Deployment') as any
     const pod = deployment.spec.template.spec
     const [container] = pod.containers

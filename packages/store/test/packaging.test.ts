@@ -69,7 +69,7 @@ export async function write(): Promise<UpdateResult> {
   return store.update('id', { payload: new Uint8Array(0), contentType: 'text/plain', ifMatch: condition ?? { kind: 'any' } })
 }
 export const suite: typeof describeStoreConformance = describeStoreConformance
-// @ts-expect-error -- a wrong shape must not type-check: the declarations are really read
+// @ts-expect-error -- reason: a wrong shape must not type-check, which shows the declarations are really read
 export const wrong: UpdateResult = { ok: 'maybe' }
 `,
     )
