@@ -32,10 +32,10 @@ beforeAll(async () => {
 describe('the single executable', () => {
   let child: Bun.Subprocess<'ignore', 'pipe', 'pipe'> | undefined
   let base = ''
-  let metrics: ReturnType<typeof freeMetricsListen>
+  let metrics: Awaited<ReturnType<typeof freeMetricsListen>>
   beforeAll(async () => {
     // Started away from the source tree: it needs nothing but itself.
-    metrics = freeMetricsListen()
+    metrics = await freeMetricsListen()
     child = Bun.spawn(
       [
         binary,

@@ -17,7 +17,7 @@ afterAll(async () => {
 })
 
 async function serverOn(url: string) {
-  const { url: metricsUrl, ...metricsListen } = freeMetricsListen()
+  const { url: metricsUrl, ...metricsListen } = await freeMetricsListen()
   const child = spawnMain(['--host', '127.0.0.1', '--port', '0', '--shutdown-drain', '0'], {
     RENDEZVOUS_STORE: url,
     RENDEZVOUS_REDIS_PREFIX: 'rz-eviction:',

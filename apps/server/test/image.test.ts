@@ -9,14 +9,13 @@
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { type TestRedis, startTestRedis } from '@rendezvous/store/testing/redis'
+import { type TestRedis, freePort, startTestRedis } from '@rendezvous/store/testing/redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import serverPackage from '../package.json' with { type: 'json' }
 import { parse } from 'yaml'
 import { SETTINGS } from '../src/config.ts'
 import { exchangeOnEveryDialect } from './exchanges.ts'
 import { sleep } from './harness.ts'
-import { freeLoopbackPort } from './process.ts'
 
 const ROOT = resolve(import.meta.dirname, '../../..')
 const runs = (command: string, args: string[]) => spawnSync(command, args, { stdio: 'ignore' }).status === 0
@@ -64,8 +63,8 @@ async function runContainer(
   env: Record<string, string> = {},
   extra: string[] = [],
 ): Promise<{ name: string; origin: string; metrics: string; startedMs: number }> {
-  const port = freeLoopbackPort()
-  const metricsPort = freeLoopbackPort()
+  const port = await freePort()
+  const metricsPort = await freePort()
   const name = `rz-test-${process.pid}-${containers.length}`
   containers.push(name)
   const started = performance.now()
@@ -254,7 +253,7 @@ describe.skipIf(!APT)('npm run image', () => {
       const executable = `${sysroot}/usr/local/bin/rendezvous`
       const help = spawnSync('qemu-aarch64-static', ['-L', sysroot, executable, '--help'], { encoding: 'utf8' })
       expect(help.stdout).toContain('rendezvous healthcheck')
-      const port = freeLoopbackPort()
+      const port = await freePort()
       const child = Bun.spawn(['qemu-aarch64-static', '-L', sysroot, executable, '--host', '127.0.0.1', '--port', String(port), '--metrics-listen', 'off'], {
         stdout: 'ignore',
         stderr: 'pipe',

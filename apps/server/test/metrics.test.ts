@@ -51,7 +51,7 @@ function cumulativeSeries(text: string): Set<string> {
 
 describe('the metrics listener', () => {
   it('should serve /metrics on its own address and nowhere on the public port, in any spelling', async () => {
-    const { url: metricsUrl, ...metricsListen } = freeMetricsListen()
+    const { url: metricsUrl, ...metricsListen } = await freeMetricsListen()
     const child = spawnMain(['--host', '127.0.0.1', '--port', '0', '--shutdown-drain', '0'], metricsListen)
     try {
       const base = await listeningUrl(child.stderr)
@@ -102,7 +102,7 @@ describe('the metrics listener', () => {
   it.skipIf(!PROMTOOL)(
     'should pass promtool check metrics on a live scrape with traffic on every route',
     async () => {
-      const { url: metricsUrl, ...metricsListen } = freeMetricsListen()
+      const { url: metricsUrl, ...metricsListen } = await freeMetricsListen()
       const child = spawnMain(['--host', '127.0.0.1', '--port', '0', '--shutdown-drain', '0', '--max-wait', '1'], metricsListen)
       try {
         const base = await listeningUrl(child.stderr)
@@ -178,7 +178,7 @@ describe('outcome counters', () => {
 
 describe.skipIf(!redis)('two workers, one scrape', () => {
   it('should sum both workers, never go backwards in 20 scrapes, equal the requests sent, and survive a worker killed', async () => {
-    const { url: metricsUrl, ...metricsListen } = freeMetricsListen()
+    const { url: metricsUrl, ...metricsListen } = await freeMetricsListen()
     const child = spawnMain(
       ['--host', '127.0.0.1', '--port', '0', '--shutdown-drain', '0', '--rate-limit', 'off', '--create-rate-limit', 'off', '--max-in-flight-per-client', 'off'],
       {

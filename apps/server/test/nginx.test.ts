@@ -7,8 +7,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from '@rendezvous/store/testing/redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freeLoopbackPort } from './process.ts'
 import { type TestServer, create, sleep, startServer } from './harness.ts'
 import { runMsc4108Exchange } from './msc4108-exchange.ts'
 
@@ -25,7 +25,7 @@ describe.skipIf(!NGINX)('behind nginx with gzip on and default proxy buffering',
   beforeAll(async () => {
     server = await startServer({ RENDEZVOUS_MAX_WAIT_SECONDS: '10' })
     const dir = mkdtempSync(join(tmpdir(), 'rz-nginx-'))
-    const port = freeLoopbackPort()
+    const port = await freePort()
     const conf = join(dir, 'nginx.conf')
     writeFileSync(
       conf,

@@ -9,10 +9,10 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { startTestRedis } from '@rendezvous/store/testing/redis'
+import { freePort, startTestRedis } from '@rendezvous/store/testing/redis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { sleep } from './harness.ts'
-import { freeLoopbackPort, freeMetricsListen, logLines, spawnMain } from './process.ts'
+import { freeMetricsListen, logLines, spawnMain } from './process.ts'
 
 const DEPLOY = resolve(import.meta.dirname, '../../../deploy')
 const found = (paths: string[]) => paths.find((path) => spawnSync(path, ['--version'], { stdio: 'ignore' }).status === 0) ?? null
@@ -78,9 +78,9 @@ describe('deploy/grafana/rendezvous.json', () => {
     'should answer every panel, variable and deploy annotation with data from a real Prometheus scraping two workers',
     async () => {
       const dir = mkdtempSync(join(tmpdir(), 'rz-prometheus-'))
-      const { url: metricsUrl, RENDEZVOUS_METRICS_LISTEN } = freeMetricsListen()
-      const prometheusPort = String(freeLoopbackPort())
-      const apiPort = String(freeLoopbackPort())
+      const { url: metricsUrl, RENDEZVOUS_METRICS_LISTEN } = await freeMetricsListen()
+      const prometheusPort = String(await freePort())
+      const apiPort = String(await freePort())
       const prefix = redis!.uniquePrefix()
       const startGroup = async () => {
         const child = spawnMain(

@@ -4,6 +4,7 @@
  */
 
 import { resolve } from 'node:path'
+import { freePort } from '@rendezvous/store/testing/redis'
 
 const MAIN = resolve(import.meta.dirname, '../src/main.ts')
 
@@ -18,28 +19,9 @@ export function spawnMain(args: readonly string[], env: Record<string, string> =
   return Bun.spawn([process.execPath, MAIN, ...args], { env: { ...process.env, RENDEZVOUS_METRICS_LISTEN: 'off', ...env }, stdout: 'pipe', stderr: 'pipe' })
 }
 
-/**
- * A free loopback port for another process to listen on. It is picked below the kernel's ephemeral
- * range (32768 up), where a port-0 pick would land: there, an outgoing connection of a busy test run
- * can take the port as its own before the other process binds it. 23000-29999 also stays clear of
- * the test Redis servers' ports and their cluster bus ports (the store's testing helpers).
- */
-export function freeLoopbackPort(): number {
-  for (let tries = 0; tries < 100; tries++) {
-    const port = 23_000 + Math.floor(Math.random() * 7000)
-    try {
-      Bun.listen({ hostname: '127.0.0.1', port, socket: { data() {} } }).stop(true)
-      return port
-    } catch {
-      // Taken: try another.
-    }
-  }
-  throw new Error('no free loopback port between 23000 and 29999')
-}
-
 /** A free loopback port for a metrics listener: `{ RENDEZVOUS_METRICS_LISTEN, url }`. */
-export function freeMetricsListen(): { readonly RENDEZVOUS_METRICS_LISTEN: string; readonly url: string } {
-  const port = freeLoopbackPort()
+export async function freeMetricsListen(): Promise<{ readonly RENDEZVOUS_METRICS_LISTEN: string; readonly url: string }> {
+  const port = await freePort()
   return { RENDEZVOUS_METRICS_LISTEN: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}/metrics` }
 }
 

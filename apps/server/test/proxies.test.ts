@@ -8,9 +8,9 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { freePort } from '@rendezvous/store/testing/redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type CheckResult, runChecks } from '../src/doctor/checks.ts'
-import { freeLoopbackPort } from './process.ts'
 import { type TestServer, sleep, startServer } from './harness.ts'
 
 const DEPLOY = resolve(import.meta.dirname, '../../../deploy')
@@ -91,7 +91,7 @@ async function startProxy(command: string[], url: string, env: Record<string, st
 
 /** The nginx recipe, with `mistake` applied to it, on a free port with TLS. */
 async function startNginx(mistake: (conf: string) => string = (conf) => conf): Promise<Proxy> {
-  const port = freeLoopbackPort()
+  const port = await freePort()
   const name = `nginx-${port}`
   let snippet = readFileSync(join(DEPLOY, 'nginx.conf'), 'utf8')
     .replace('server 127.0.0.1:8080;', `server 127.0.0.1:${server.port};`)
@@ -174,7 +174,7 @@ describe('the shipped proxy recipes, checked by the doctor', () => {
   it.skipIf(!CADDY)(
     'should find nothing wrong through deploy/Caddyfile',
     async () => {
-      const port = freeLoopbackPort()
+      const port = await freePort()
       const caddyfile = join(dir, `Caddyfile-${port}`)
       const recipe = readFileSync(join(DEPLOY, 'Caddyfile'), 'utf8')
         .replace('rendezvous.example.org {', `http://127.0.0.1:${port} {`)
@@ -194,7 +194,7 @@ describe('the shipped proxy recipes, checked by the doctor', () => {
   it.skipIf(!HAPROXY || !OPENSSL)(
     'should find nothing wrong through deploy/haproxy.cfg',
     async () => {
-      const port = freeLoopbackPort()
+      const port = await freePort()
       const cfg = join(dir, `haproxy-${port}.cfg`)
       writeFileSync(
         cfg,

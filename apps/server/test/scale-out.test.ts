@@ -31,7 +31,7 @@ afterAll(() => {
 
 /** Starts a server process on `redis` with key prefix `prefix`. */
 async function instance(prefix: string, env: Record<string, string> = {}, args: string[] = []): Promise<Instance> {
-  const { url: metricsUrl, ...metricsListen } = freeMetricsListen()
+  const { url: metricsUrl, ...metricsListen } = await freeMetricsListen()
   const child = spawnMain(
     [
       '--host',
